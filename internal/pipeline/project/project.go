@@ -1,0 +1,67 @@
+// Package project knows where things live in a checkout and reads the settings every stage shares.
+package project
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Name is the binary, image and archive name. `mage init` rewrites it.
+const Name = "slipway"
+
+// EnvPrefix starts every environment setting of the service and the build.
+const EnvPrefix = "SLIPWAY_"
+
+// Root finds the top of the checkout: the nearest directory upward holding magefile.go and go.mod.
+// Tests that run in a package directory find the repository this way too.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if isFile(filepath.Join(dir, "go.mod")) && isFile(filepath.Join(dir, "magefile.go")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the slipway checkout: no directory above holds magefile.go and go.mod")
+		}
+		dir = parent
+	}
+}
+
+// DistDir is where builds, archives and reports go: dist/ at the root, or $SLIPWAY_DIST.
+func DistDir(root string) string {
+	if d := os.Getenv(EnvPrefix + "DIST"); d != "" {
+		return d
+	}
+	return filepath.Join(root, "dist")
+}
+
+// StateDir holds git-ignored local state: tools, the loopback registry, the local signing key.
+func StateDir(root string) string {
+	return filepath.Join(root, ".slipway")
+}
+
+// Offline reports SLIPWAY_OFFLINE: upstream images come from stand-ins in the local registry and
+// checks that need a database not present locally report NOT RUN instead of failing.
+func Offline() bool {
+	return Bool(EnvPrefix + "OFFLINE")
+}
+
+// Bool reads a boolean environment setting; anything but 1/true/yes/on is false.
+func Bool(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}

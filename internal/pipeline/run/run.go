@@ -1,0 +1,106 @@
+// Package run executes the external commands of the pipeline (go, git, docker, cosign, ...).
+//
+// One helper for every stage so that failures read the same everywhere: the error names
+// the command and carries the tail of its output, instead of a bare "exit status 1".
+package run
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Cmd describes one command. Zero values mean: current directory, inherited environment,
+// output captured (and shown only when it fails).
+type Cmd struct {
+	Dir    string
+	Env    []string  // added to (and overriding) the inherited environment
+	Stdin  io.Reader
+	Stdout io.Writer // when set, output streams here as well as being captured
+	Stderr io.Writer
+}
+
+// Output runs name with args and returns its trimmed stdout.
+func (c Cmd) Output(ctx context.Context, name string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = c.Dir
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
+	cmd.Stdin = c.Stdin
+	cmd.Stdout = tee(&stdout, c.Stdout)
+	cmd.Stderr = tee(&stderr, c.Stderr)
+	if err := cmd.Run(); err != nil {
+		return strings.TrimSpace(stdout.String()), &Error{
+			Command: Quote(name, args...),
+			Output:  tail(stderr.String()+stdout.String(), 40),
+			Err:     err,
+		}
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// Run runs the command for its effect.
+func (c Cmd) Run(ctx context.Context, name string, args ...string) error {
+	_, err := c.Output(ctx, name, args...)
+	return err
+}
+
+// Output runs a command with the default settings.
+func Output(ctx context.Context, name string, args ...string) (string, error) {
+	return Cmd{}.Output(ctx, name, args...)
+}
+
+// Run runs a command with the default settings.
+func Run(ctx context.Context, name string, args ...string) error {
+	return Cmd{}.Run(ctx, name, args...)
+}
+
+// Error is a failed command with the end of what it printed.
+type Error struct {
+	Command string
+	Output  string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Output == "" {
+		return fmt.Sprintf("%s: %v", e.Command, e.Err)
+	}
+	return fmt.Sprintf("%s: %v\n%s", e.Command, e.Err, e.Output)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Quote renders a command line for messages, quoting arguments that need it.
+func Quote(name string, args ...string) string {
+	parts := []string{name}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
+			a = fmt.Sprintf("%q", a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func tee(buf *bytes.Buffer, w io.Writer) io.Writer {
+	if w == nil {
+		return buf
+	}
+	return io.MultiWriter(buf, w)
+}
+
+// tail keeps the last n lines: the end of a compiler's or tool's output names the problem.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,38 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestOutputTrims(t *testing.T) {
+	out, err := Output(context.Background(), "sh", "-c", "echo '  hi  '")
+	if err != nil || out != "hi" {
+		t.Fatalf("Output = %q, %v; want \"hi\", nil", out, err)
+	}
+}
+
+func TestFailureNamesCommandAndOutput(t *testing.T) {
+	err := Cmd{Env: []string{"MSG=boom"}}.Run(context.Background(), "sh", "-c", "echo $MSG >&2; exit 3")
+	var re *Error
+	if !errors.As(err, &re) {
+		t.Fatalf("want *Error, got %T %v", err, err)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("exit code lost: %v", err)
+	}
+	if !strings.Contains(err.Error(), `sh -c "echo $MSG >&2; exit 3"`) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("message lacks command or output:\n%s", err)
+	}
+}
+
+func TestTailKeepsEnd(t *testing.T) {
+	got := tail("1\n2\n3\n4\n", 2)
+	if got != "... (2 lines before)\n3\n4" {
+		t.Fatalf("tail = %q", got)
+	}
+}

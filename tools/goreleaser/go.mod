@@ -1,0 +1,3 @@
+module github.com/slipway-dev/slipway/tools/goreleaser
+
+go 1.26
