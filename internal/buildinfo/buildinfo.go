@@ -46,6 +46,6 @@ func Get() Info {
 
 // String is the one-line form `slipway version` prints.
 func (i Info) String() string {
-	return fmt.Sprintf("slipway %s (commit %s, built from commit date %s, %s %s)",
+	return fmt.Sprintf("slipway %s (commit %s, commit date %s, %s, %s)",
 		i.Version, i.Commit, i.Date, i.Go, i.Platform)
 }

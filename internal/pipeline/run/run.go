@@ -18,7 +18,7 @@ import (
 // output captured (and shown only when it fails).
 type Cmd struct {
 	Dir    string
-	Env    []string  // added to (and overriding) the inherited environment
+	Env    []string // added to (and overriding) the inherited environment
 	Stdin  io.Reader
 	Stdout io.Writer // when set, output streams here as well as being captured
 	Stderr io.Writer

@@ -39,6 +39,10 @@ var All = []Tool{
 	{Name: "buildx", Package: "github.com/docker/buildx/cmd/buildx", Why: "docker builds (CLI plugin)"},
 	{Name: "cosign", Package: "github.com/sigstore/cosign/v3/cmd/cosign", Why: "signing and verification"},
 	{Name: "goreleaser", Package: "github.com/goreleaser/goreleaser/v2", Why: "release"},
+	// The engine's built-in BuildKit (docker driver) cannot build or push multi-platform images;
+	// release runs its own buildkitd (needs root and runc) as a `remote` buildx builder.
+	{Name: "buildkitd", Package: "github.com/moby/buildkit/cmd/buildkitd", Why: "multi-arch image builds (release)"},
+	{Name: "kustomize", Package: "sigs.k8s.io/kustomize/kustomize/v5", Why: "deploy:render"},
 	// Trivy v0.74 uses encoding/json/v2, which Go 1.26 ships behind an experiment.
 	{Name: "trivy", Package: "github.com/aquasecurity/trivy/cmd/trivy", Env: []string{"GOEXPERIMENT=jsonv2"}, Why: "scan"},
 }

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// The exit status as the OS reports it, from the real process: a bad setting is status 2 and
+// one line on stderr naming the setting and the accepted values.
+func TestBadConfigExits2WithOneLine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(build(t), "serve", "--log-format=xml")
+	cmd.Env = []string{"SLIPWAY_ADDR=127.0.0.1:0"}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	_ = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	msg := stderr.String()
+	if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "--log-format") || !strings.Contains(msg, "json or text") || stdout.Len() != 0 {
+		t.Fatalf("want one line naming the setting and accepted values, got %q (stdout %q)", msg, stdout.String())
+	}
+}
+
+func TestHelpExits0(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, env(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "SLIPWAY_ADDR") {
+		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, env(nil), &out, &out); code != 0 || !strings.HasPrefix(out.String(), "slipway 0.0.0-dev (commit unknown") {
+		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// The real process, as a container runs it: healthcheck's exit status against a dead and a live
+// server, SIGTERM giving exit 0, and a second signal during the drain ending it at once.
+func TestProcessHealthcheckAndSignals(t *testing.T) {
+	bin := build(t)
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	// In a container SLIPWAY_ADDR is typically ":8080"; healthcheck then probes loopback.
+	healthcheck := func() int {
+		cmd := exec.Command(bin, "healthcheck")
+		cmd.Env = []string{"SLIPWAY_ADDR=:" + port}
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode()
+	}
+	if code := healthcheck(); code != 1 {
+		t.Fatalf("healthcheck with no server: exit %d, want 1", code)
+	}
+
+	serve := func(drain string) (*exec.Cmd, *bytes.Buffer) {
+		var logs bytes.Buffer
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = []string{"SLIPWAY_ADDR=" + addr, "SLIPWAY_DRAIN_DELAY=" + drain}
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		waitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
+		return cmd, &logs
+	}
+
+	cmd, logs := serve("0s")
+	if code := healthcheck(); code != 0 {
+		t.Fatalf("healthcheck against a live server: exit %d, want 0", code)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit 0; output:\n%s", err, logs)
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop in the logs:\n%s", logs)
+	}
+	if code := healthcheck(); code != 1 {
+		t.Fatalf("healthcheck after shutdown: exit %d, want 1", code)
+	}
+
+	cmd, _ = serve("1h")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, "http://"+addr+"/readyz", http.StatusServiceUnavailable) // draining
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || cmd.ProcessState.Sys().(syscall.WaitStatus).Signal() != os.Interrupt {
+		t.Fatalf("a second signal during the drain: %v, want killed by it", err)
+	}
+}
+
+var binDir string // removed after the tests
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "slipway-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build compiles the service once per test run, for the tests that need a real process.
+var build = func() func(t *testing.T) string {
+	var once sync.Once
+	var err error
+	return func(t *testing.T) string {
+		t.Helper()
+		bin := filepath.Join(binDir, "slipway")
+		once.Do(func() {
+			if out, e := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); e != nil {
+				err = fmt.Errorf("go build: %w\n%s", e, out)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bin
+	}
+}()
+
+func waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered %d (last error: %v)", url, want, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Docker reserves HEALTHCHECK status 2, so a healthcheck that cannot even read its settings says
+// "unhealthy" (1) and names the setting.
+func TestHealthcheckBadConfigExits1(t *testing.T) {
+	var errOut bytes.Buffer
+	code := run(context.Background(), []string{"healthcheck"}, env(map[string]string{"SLIPWAY_ADDR": "8080"}), &errOut, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "SLIPWAY_ADDR") {
+		t.Fatalf("exit %d %q, want 1 naming SLIPWAY_ADDR", code, errOut.String())
+	}
+}
+
+func TestListenFailureExits1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var logs bytes.Buffer
+	if code := run(context.Background(), []string{"--addr", ln.Addr().String()}, env(nil), &logs, &logs); code != 1 || !strings.Contains(logs.String(), "cannot listen") {
+		t.Fatalf("exit %d, logs %q", code, logs.String())
+	}
+}
