@@ -64,8 +64,7 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 		return c, envErr
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+		if errors.Is(err, flag.ErrHelp) { // the flag package has printed the usage
 			return c, ErrHelp
 		}
 		return c, flagError(err)

@@ -70,6 +70,9 @@ func TestHelpListsEveryFlagWithEnvAndDefault(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err = %v", err)
 	}
+	if n := strings.Count(out.String(), "Usage:"); n != 1 {
+		t.Errorf("usage printed %d times", n)
+	}
 	for _, w := range []string{"--addr", "env SLIPWAY_ADDR, default :8080", "SLIPWAY_ADMIN_ADDR", "SLIPWAY_LOG_LEVEL", "SLIPWAY_LOG_FORMAT",
 		"SLIPWAY_SHUTDOWN_TIMEOUT, default 10s", "SLIPWAY_DRAIN_DELAY, default 5s", "SLIPWAY_READ_HEADER_TIMEOUT"} {
 		if !strings.Contains(out.String(), w) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"unicode"
@@ -43,8 +44,8 @@ func greetBody(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error())
 		return
 	}
-	if dec.More() {
-		writeError(w, r, http.StatusBadRequest, "malformed JSON: more than one value in the body")
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		writeError(w, r, http.StatusBadRequest, "malformed JSON: the body must be one object and nothing after it")
 		return
 	}
 	greet(w, r, req.Name)

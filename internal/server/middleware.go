@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Chain wraps h in the middleware every request goes through, outermost first:
+// chain wraps h in the middleware every request goes through, outermost first:
 // request ID, access log, metrics, panic recovery.
-func Chain(h http.Handler, log *slog.Logger, m *httpMetrics) http.Handler {
+func chain(h http.Handler, log *slog.Logger, m *httpMetrics) http.Handler {
 	return withRequestID(withAccessLog(log, withMetrics(m, withRecovery(log, h))))
 }
 
@@ -80,6 +80,14 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// record wraps w in a recorder, unless an outer middleware already did: one per request.
+func record(w http.ResponseWriter) *recorder {
+	if rec, ok := w.(*recorder); ok {
+		return rec
+	}
+	return &recorder{ResponseWriter: w}
+}
+
 func (r *recorder) code() int {
 	if r.status == 0 {
 		return http.StatusOK
@@ -99,7 +107,7 @@ func pattern(r *http.Request) string {
 func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
+		rec := record(w)
 		next.ServeHTTP(rec, r)
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", RequestID(r.Context())),
@@ -108,7 +116,7 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.String("route", pattern(r)),
 			slog.Int("status", rec.code()),
 			slog.Int("bytes", rec.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Duration("duration", time.Since(start)), // JSON: nanoseconds, an integer (floats cost more to log)
 			slog.String("remote", r.RemoteAddr),
 		)
 	})
@@ -139,7 +147,7 @@ var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT
 func withMetrics(m *httpMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
+		rec := record(w)
 		next.ServeHTTP(rec, r)
 		method := r.Method
 		if !knownMethods[method] {

@@ -62,7 +62,7 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "no such path: "+r.URL.Path)
 	})
-	s.handler = Chain(mux, log, newHTTPMetrics(s.metrics))
+	s.handler = chain(mux, log, newHTTPMetrics(s.metrics))
 	return s
 }
 

@@ -119,7 +119,11 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/v1/greet?name=%3Cscript%3E", "", 400, "not allowed"},
 		{"POST", "/v1/greet", `{"name":`, 400, "malformed JSON"},
 		{"POST", "/v1/greet", `{"name":"Ada","admin":true}`, 400, "unknown field"},
-		{"POST", "/v1/greet", `{"name":"Ada"}{"name":"Bob"}`, 400, "more than one value"},
+		{"POST", "/v1/greet", `{"name":"Ada"}{"name":"Bob"}`, 400, "nothing after it"},
+		{"POST", "/v1/greet", `{"name":"Ada"}}`, 400, "nothing after it"},
+		{"POST", "/v1/greet", `["Ada"]`, 400, "malformed JSON"},
+		{"POST", "/v1/greet", `{"name":42}`, 400, "malformed JSON"},
+		{"POST", "/v1/greet", `{"name":"Ada\u0000"}`, 400, "not allowed"},
 		{"POST", "/v1/greet", `{"name":"` + strings.Repeat("a", maxBody) + `"}`, 413, "request body over"},
 		{"DELETE", "/v1/greet", "", 405, "use GET, HEAD, POST"},
 		{"POST", "/healthz", "", 405, "use GET"},
@@ -232,7 +236,7 @@ func TestPanicRecovery(t *testing.T) {
 	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("kaboom") })
 	mux.HandleFunc("GET /fine", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "fine") })
 	ln := listen(t)
-	srv := &http.Server{Handler: Chain(mux, log, newHTTPMetrics(prometheus.NewRegistry())), ReadHeaderTimeout: time.Second}
+	srv := &http.Server{Handler: chain(mux, log, newHTTPMetrics(prometheus.NewRegistry())), ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	url := "http://" + ln.Addr().String()
