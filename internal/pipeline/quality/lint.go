@@ -12,10 +12,10 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
-// Lint runs gofmt over every Go file of the repository, then go vet and golangci-lint (bin,
-// configured by root/.golangci.yml) in every module Modules lists, with the e2e and mage build
-// tags so the end-to-end tests and magefile.go are checked too. Every step runs even after one fails, so one run shows
-// everything to fix; the error names the steps that failed.
+// Lint runs gofmt over every Go file of the repository, then go vet and golangci-lint
+// (configured by root/.golangci.yml) in every module Modules lists, with the e2e and mage build
+// tags so the end-to-end tests and magefile.go are checked too. Every step runs even after one
+// fails, so one run shows everything to fix; the error names the steps that failed.
 func Lint(ctx context.Context, root, golangciLint string, out io.Writer) error {
 	var failed []error
 	if err := Gofmt(ctx, root, out); err != nil {
@@ -33,7 +33,8 @@ func Lint(ctx context.Context, root, golangciLint string, out io.Writer) error {
 			args []string
 		}{
 			{"go", []string{"vet", "-tags=e2e,mage", "./..."}},
-			{golangciLint, []string{"run", "--allow-serial-runners", "--config=" + config, "./..."}}, // waits for, not fails on, another run
+			// .golangci.yml sets allow-serial-runners: a concurrent run waits instead of failing.
+			{golangciLint, []string{"run", "--config=" + config, "./..."}},
 		}
 		for _, s := range steps {
 			fmt.Fprintf(out, "==> %s (module %s)\n", run.Quote(filepath.Base(s.name), s.args...), rel)
