@@ -2,6 +2,8 @@ module github.com/slipway-dev/slipway
 
 go 1.26.0
 
+toolchain go1.26.8
+
 tool github.com/magefile/mage
 
 require (
@@ -10,6 +12,7 @@ require (
 	github.com/prometheus/common v0.72.0
 	golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d
 	golang.org/x/mod v0.42.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -9,22 +9,31 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/deploy"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
+	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/initproject"
 	"github.com/slipway-dev/slipway/internal/pipeline/inspect"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/release"
+	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
-// `mage build` names a namespace as well as a single target; Go cannot have a func and a type
-// of one name, so it is an alias.
+// `mage build`, `mage verify` and `mage release` name namespaces as well as single targets;
+// Go cannot have a func and a type of one name, so those three are aliases.
 var Aliases = map[string]any{
-	"build": Build.Host,
+	"build":   Build.Host,
+	"release": Release.Full,
+	"verify":  Verify.Release,
 }
 
 // ---- build (internal/pipeline/{platform,version,gobuild,inspect}) ----
@@ -160,6 +169,8 @@ func Vuln(ctx context.Context) error {
 // ---- tools ----
 
 // Setup installs every pinned tool (tools/<name>/go.mod) into .slipway/tools and reports each one.
+// It also installs buildx as a Docker CLI plugin and, with SLIPWAY_OFFLINE=1, fills the project's
+// loopback registry with stand-ins for the upstream base images (from Debian packages and Go).
 func Setup(ctx context.Context) error {
 	root, err := project.Root()
 	if err != nil {
@@ -184,5 +195,224 @@ func Setup(ctx context.Context) error {
 		}
 		fmt.Printf("%-14s %-10s %-9s %s\n", t.Name, v, state, p)
 	}
+	if err := image.SetupBuildx(ctx, root, os.Stdout); err != nil {
+		return err
+	}
+	if project.Offline() {
+		return standin.Setup(ctx, root, os.Stdout)
+	}
+	return nil
+}
+
+// ---- docker (internal/pipeline/{registry,standin,image}) ----
+
+// Docker builds and runs the service's images locally. SLIPWAY_IMAGE_MIRROR=host/prefix takes
+// base images from a mirror; SLIPWAY_OFFLINE=1 from the stand-ins `mage setup` made.
+type Docker mg.Namespace
+
+// Build builds slipway:dev, the image releases ship, from the mage-built binary. It uses
+// Dockerfile.distroless for this machine's Linux architecture, also tags slipway:<version> and
+// prints the image size per layer.
+func (Docker) Build(ctx context.Context) error {
+	p, err := platform.Parse("linux/" + runtime.GOARCH)
+	if err != nil {
+		return err
+	}
+	o, err := gobuild.Project(ctx, []platform.Platform{p})
+	if err != nil {
+		return err
+	}
+	bins, err := gobuild.Build(ctx, o)
+	if err != nil {
+		return err
+	}
+	l, err := image.NewLocal(ctx, o.Root, os.Stdout)
+	if err != nil {
+		return err
+	}
+	_, err = l.Distroless(ctx, bins[0].Path, p.Arch)
+	return err
+}
+
+// Source builds slipway:dev-alpine from source with the multi-stage Dockerfile (Go builder,
+// Alpine runtime), version-stamped, and prints its size per layer.
+func (Docker) Source(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	l, err := image.NewLocal(ctx, root, os.Stdout)
+	if err != nil {
+		return err
+	}
+	_, err = l.FromSource(ctx, runtime.GOARCH)
+	return err
+}
+
+// Run runs slipway:dev hardened on 127.0.0.1:8080 and streams its logs until Ctrl-C. It
+// rebuilds the image first if anything changed, runs it read-only, non-root and without
+// capabilities, waits for /readyz and prints the URL; Ctrl-C stops and removes it. PORT=...
+// picks the port, DETACH=1 leaves it running (docker:stop stops it).
+func (Docker) Run(ctx context.Context) error {
+	o, err := image.DevOptionsFromEnv(os.Stdout)
+	if err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, Docker.Build)
+	return image.RunDev(ctx, o)
+}
+
+// Stop stops a detached docker:run gracefully and removes it.
+func (Docker) Stop(ctx context.Context) error {
+	return image.StopDev(ctx, os.Stdout)
+}
+
+// ---- release and verify (internal/pipeline/{sign,release}) ----
+
+// Release holds the release targets: `mage release` (alias of release:full), release:snapshot
+// and release:check.
+type Release mg.Namespace
+
+// Full makes a release; `mage release` is its alias. With an exact tag, a clean tree,
+// SLIPWAY_REGISTRY and a signing identity (COSIGN_KEY, or keyless OIDC in CI) it publishes.
+// Otherwise it is a local release that still runs every stage: archives, checksums, SBOMs,
+// signatures with .slipway/cosign.key (password: COSIGN_PASSWORD), multi-platform images in the
+// loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
+// skips stages of a local release, and the summary says so.
+func (Release) Full(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	skip, err := release.ParseSkip(os.Getenv("SKIP"))
+	if err != nil {
+		return err
+	}
+	return release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Offline: project.Offline()})
+}
+
+// Snapshot builds the archives, checksums and SBOMs of every platform, fast, for pull-request
+// checks: no images, no signatures, nothing published.
+func (Release) Snapshot(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	return release.Snapshot(ctx, release.Options{Root: root, Out: os.Stdout, Offline: project.Offline()})
+}
+
+// Check runs `goreleaser check` (deprecations fail it), checks .goreleaser.yaml against
+// build:all and that every tool the release needs is installed.
+func (Release) Check(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	return release.Check(ctx, root, os.Stdout)
+}
+
+// Release verifies the release in dist/ (alias: `mage verify`): the checksums file's signature,
+// every file against the checksums, an SBOM for every archive, and every image's signature,
+// platforms and SBOM attestations in its registry; it fails naming each artifact that does not
+// verify. It trusts .slipway/cosign.pub, or VERIFY_KEY (a public key or KMS URI), or for a
+// downloaded keyless release VERIFY_CERT_IDENTITY and VERIFY_CERT_ISSUER (see the summary).
+func (Verify) Release(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	cosign, err := tools.Path(ctx, root, "cosign")
+	if err != nil {
+		return err
+	}
+	crane, err := tools.Path(ctx, root, "crane")
+	if err != nil {
+		return err
+	}
+	return release.VerifyDist(ctx, root, cosign, crane, os.Stdout)
+}
+
+// ---- scan (internal/pipeline/scan) ----
+
+// Scan is the security gate: Trivy over the source tree (Go module vulnerabilities, secrets,
+// licenses), the Dockerfiles and Kubernetes manifests, and slipway:dev (built first), with
+// govulncheck's verdict beside it. Fails on HIGH/CRITICAL (SCAN_SEVERITY) and on expired or
+// incomplete .trivyignore.yaml entries; SARIF and JSON reports go to dist/scan. Offline without
+// a vulnerability database (SLIPWAY_TRIVY_DB, or the mirror's), that part is reported NOT RUN.
+func Scan(ctx context.Context) error {
+	mg.CtxDeps(ctx, Docker.Build)
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	o, err := scan.Defaults(ctx, root)
+	if err != nil {
+		return err
+	}
+	o.Images = []string{image.DevTag}
+	_, err = scan.Run(ctx, o)
+	return err
+}
+
+// ---- starter: init, deploy (internal/pipeline/{initproject,deploy}) ----
+
+// Init makes the template your service: `mage init github.com/acme/widget [-name=widget]`.
+// It rewrites the module path, names, env prefix (WIDGET_), configs, manifests and workflows,
+// refuses a tree with uncommitted changes, prints what it changed and is safe to re-run.
+func Init(ctx context.Context, modulePath string, name *string) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	n := "" // default: the module path's last element
+	if name != nil {
+		n = *name
+	}
+	id, err := initproject.New(modulePath, n)
+	if err != nil {
+		return err
+	}
+	return initproject.Run(ctx, root, id, os.Stdout)
+}
+
+// Deploy holds the Kubernetes targets (manifests in deploy/kubernetes).
+type Deploy mg.Namespace
+
+// Render prints the Kubernetes manifests with the image pinned to the released digest.
+// DEPLOY_OVERLAY picks the overlay (default deploy/kubernetes/overlays/example);
+// DEPLOY_IMAGE=name@sha256:... overrides the image the last release recorded in dist/artifacts.json.
+func (Deploy) Render(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	img, err := deploy.ChooseImage(root)
+	if err != nil {
+		return err
+	}
+	kustomize, err := tools.Path(ctx, root, "kustomize")
+	if err != nil {
+		return err
+	}
+	out, err := deploy.Render(ctx, kustomize, root, deploy.Overlay(root), img)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(out)
+	return err
+}
+
+// Image prints the image deploy:render deploys as name=, digest= and ref= lines.
+// That is DEPLOY_IMAGE or the last release's image; CI appends the lines to $GITHUB_OUTPUT.
+func (Deploy) Image() error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	img, err := deploy.ChooseImage(root)
+	if err != nil {
+		return err
+	}
+	fmt.Print(img.Outputs())
 	return nil
 }

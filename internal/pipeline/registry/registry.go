@@ -66,8 +66,9 @@ func Start(ctx context.Context, bin, dir, addr string) (*Registry, error) {
 		return nil, fmt.Errorf("starting registry: %w", err)
 	}
 	r := &Registry{Addr: addr, pid: cmd.Process.Pid, cmd: cmd}
-	go func() { _ = cmd.Wait() }() // reap it whenever it exits
-	if err := waitReady(ctx, addr, 10*time.Second); err != nil {
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }() // reap it whenever it exits
+	if err := waitReady(ctx, addr, 10*time.Second, exited); err != nil {
 		_ = r.Stop()
 		log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
 		return nil, fmt.Errorf("registry on %s did not become ready: %w\n%s", addr, err, log)
@@ -140,7 +141,8 @@ func answers(addr string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func waitReady(ctx context.Context, addr string, limit time.Duration) error {
+// waitReady polls /v2/ until it answers, the process exits or limit passes.
+func waitReady(ctx context.Context, addr string, limit time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(limit)
 	for !answers(addr) {
 		if time.Now().After(deadline) {
@@ -149,6 +151,8 @@ func waitReady(ctx context.Context, addr string, limit time.Duration) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-exited:
+			return errors.New("the registry process exited")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,7 +11,9 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
-func TestStartServesV2AndStops(t *testing.T) {
+// pinned is the pinned registry binary, built on first use.
+func pinned(t *testing.T) string {
+	t.Helper()
 	root, err := project.Root()
 	if err != nil {
 		t.Fatal(err)
@@ -19,7 +22,11 @@ func TestStartServesV2AndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Start(context.Background(), bin, t.TempDir(), "127.0.0.1:0")
+	return bin
+}
+
+func TestStartServesV2AndStops(t *testing.T) {
+	r, err := Start(context.Background(), pinned(t), t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,5 +53,44 @@ func TestRefusesNonLoopback(t *testing.T) {
 		} else if !strings.Contains(err.Error(), addr) {
 			t.Errorf("%s: error does not name the address: %v", addr, err)
 		}
+	}
+}
+
+// Ensure starts the project's registry once; later runs find it answering and reuse it.
+func TestEnsureStartsThenReuses(t *testing.T) {
+	bin := pinned(t)
+	dead, err := Start(context.Background(), "/bin/false", t.TempDir(), "127.0.0.1:0") // /bin/false never answers
+	if err == nil {
+		t.Fatalf("a registry that never answers was accepted: %+v", dead)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("SLIPWAY_REGISTRY_ADDR", addr)
+	state := t.TempDir()
+	first, err := Ensure(context.Background(), bin, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Stop() })
+	if first.Addr != addr || first.cmd == nil {
+		t.Fatalf("first Ensure: %+v, want a new registry on %s", first, addr)
+	}
+	again, err := Ensure(context.Background(), bin, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.cmd != nil || again.pid != first.pid {
+		t.Errorf("second Ensure started another registry (pid %d, first %d)", again.pid, first.pid)
+	}
+	// Stopping the reused handle stops the one process (the pid came from the pid file).
+	if err := again.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if answers(addr) {
+		t.Error("registry still answers after Stop")
 	}
 }

@@ -114,8 +114,15 @@ func (t Tool) Path(ctx context.Context, root string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", err
 	}
-	// Build next to the target and rename, so an interrupted build never looks installed.
-	tmp := p + ".tmp"
+	// Build next to the target and rename, so an interrupted build never looks installed. The
+	// temporary name is unique: test packages running in parallel may install one tool at once.
+	f, err := os.CreateTemp(filepath.Dir(p), t.Name+".*.tmp")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
 	env := append([]string{"CGO_ENABLED=0", "GOFLAGS=-mod=readonly"}, t.Env...)
 	err = run.Cmd{Dir: filepath.Join(root, "tools", t.Name), Env: env}.
 		Run(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, t.Package)

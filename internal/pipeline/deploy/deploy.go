@@ -1,0 +1,178 @@
+// Package deploy renders the Kubernetes manifests (deploy/kubernetes) for one environment, with
+// the container image pinned to the digest of the released image.
+//
+// The manifests name the image only by the project's name ("slipway"); the digest comes from
+// DEPLOY_IMAGE or, by default, from the last release's dist/artifacts.json (written by
+// goreleaser). Rendering wraps the chosen overlay in a throwaway kustomization that sets the
+// image, so the checked-in overlays are never edited.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/release"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+)
+
+// DefaultOverlay is the overlay rendered when DEPLOY_OVERLAY is not set, relative to the root.
+const DefaultOverlay = "deploy/kubernetes/overlays/example"
+
+// Image is a container image pinned by digest.
+type Image struct {
+	Name   string // registry/repository, without tag
+	Digest string // sha256:<64 hex>
+}
+
+func (i Image) String() string { return i.Name + "@" + i.Digest }
+
+// Outputs renders the image as key=value lines: readable, and the format of a GitHub Actions
+// step's $GITHUB_OUTPUT (release.yml attests the image by name and digest).
+func (i Image) Outputs() string {
+	return fmt.Sprintf("name=%s\ndigest=%s\nref=%s\n", i.Name, i.Digest, i)
+}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// ParseImage reads "name[:tag]@sha256:<hex>". A tag alone is refused: tags move, digests do not.
+func ParseImage(ref string) (Image, error) {
+	name, digest, ok := strings.Cut(strings.TrimSpace(ref), "@")
+	if !ok || !digestRE.MatchString(digest) {
+		return Image{}, fmt.Errorf("image %q is not pinned by digest: want name@sha256:<64 hex digits>, "+
+			"e.g. from `crane digest` or the release's dist/artifacts.json", ref)
+	}
+	name = stripTag(name)
+	if name == "" {
+		return Image{}, fmt.Errorf("image %q has no name before the digest", ref)
+	}
+	return Image{Name: name, Digest: digest}, nil
+}
+
+// stripTag drops ":tag" from a reference; a ":" before the last "/" is a registry port.
+func stripTag(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
+}
+
+// ReleasedImage finds the image the last release pushed, from goreleaser's dist/artifacts.json
+// (read by the release's own reader): it must name one repository and one digest (tags such as
+// 1.2.3 and latest share it); anything else is ambiguous and needs DEPLOY_IMAGE.
+func ReleasedImage(dist string) (Image, error) {
+	recs, err := release.ReadImages(dist)
+	if errors.Is(err, os.ErrNotExist) {
+		return Image{}, fmt.Errorf("no release to deploy: %s does not exist; run `mage release`, "+
+			"or set DEPLOY_IMAGE=name@sha256:<digest>", filepath.Join(dist, "artifacts.json"))
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("%w; run `mage release`, or set DEPLOY_IMAGE=name@sha256:<digest>", err)
+	}
+	var found []string
+	for _, r := range recs {
+		found = append(found, r.Repo+"@"+r.Digest)
+	}
+	switch len(found) {
+	case 0:
+		return Image{}, fmt.Errorf("%s lists no container image: the release built none; set DEPLOY_IMAGE=name@sha256:<digest>",
+			filepath.Join(dist, "artifacts.json"))
+	case 1:
+		return ParseImage(found[0])
+	}
+	return Image{}, fmt.Errorf("the release pushed %d different images (%s): set DEPLOY_IMAGE to the one to deploy",
+		len(found), strings.Join(found, ", "))
+}
+
+// ChooseImage is DEPLOY_IMAGE when set, else the released image.
+func ChooseImage(root string) (Image, error) {
+	if ref := os.Getenv("DEPLOY_IMAGE"); ref != "" {
+		img, err := ParseImage(ref)
+		if err != nil {
+			return Image{}, fmt.Errorf("DEPLOY_IMAGE: %w", err)
+		}
+		return img, nil
+	}
+	return ReleasedImage(project.DistDir(root))
+}
+
+// Overlay is DEPLOY_OVERLAY (a directory relative to root) or DefaultOverlay.
+func Overlay(root string) string {
+	o := os.Getenv("DEPLOY_OVERLAY")
+	if o == "" {
+		o = DefaultOverlay
+	}
+	if !filepath.IsAbs(o) {
+		o = filepath.Join(root, o)
+	}
+	return o
+}
+
+// Render runs the pinned kustomize on overlay with the service's image pinned to img, and checks
+// that the pin took: an overlay that renames the image itself would otherwise ship unpinned.
+func Render(ctx context.Context, kustomize, root, overlay string, img Image) ([]byte, error) {
+	if _, err := os.Stat(filepath.Join(overlay, "kustomization.yaml")); err != nil {
+		return nil, fmt.Errorf("overlay %s has no kustomization.yaml: set DEPLOY_OVERLAY to a kustomize directory (default %s)", overlay, DefaultOverlay)
+	}
+	// kustomize refuses absolute resource paths, so the wrapper lives inside the checkout
+	// (in the git-ignored state directory) and names the overlay relative to itself.
+	state := project.StateDir(root)
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(state, "deploy-render-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	rel, err := filepath.Rel(dir, overlay)
+	if err != nil {
+		return nil, err
+	}
+	wrapper := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - %s
+images:
+  - name: %s
+    newName: %s
+    digest: %s
+`, filepath.ToSlash(rel), project.Name, img.Name, img.Digest)
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(wrapper), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := run.Cmd{}.Output(ctx, kustomize, "build", dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := pinned(out, img); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", overlay, err)
+	}
+	return []byte(out + "\n"), nil
+}
+
+var imageLine = regexp.MustCompile(`(?m)^[\s-]*image:\s*["']?([^"'\s]+)`)
+
+// pinned checks that the service's containers run img and none still names the placeholder.
+func pinned(manifests string, img Image) error {
+	uses := false
+	for _, m := range imageLine.FindAllStringSubmatch(manifests, -1) {
+		ref := m[1]
+		name, _, _ := strings.Cut(ref, "@")
+		switch {
+		case ref == img.String():
+			uses = true
+		case stripTag(name) == project.Name:
+			return fmt.Errorf("a container still runs the unpinned image %q: the overlay must not set `images:` for %q itself", m[1], project.Name)
+		}
+	}
+	if !uses {
+		return fmt.Errorf("no container runs %s: the overlay renamed image %q (remove its `images:` entry; deploy:render pins it)", img, project.Name)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+)
+
+const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestParseImage(t *testing.T) {
+	for _, tc := range []struct{ ref, want, err string }{
+		{"ghcr.io/acme/widget@" + digest, "ghcr.io/acme/widget@" + digest, ""},
+		{"ghcr.io/acme/widget:v1.2.3@" + digest, "ghcr.io/acme/widget@" + digest, ""},
+		{"127.0.0.1:5000/widget@" + digest, "127.0.0.1:5000/widget@" + digest, ""},
+		{"127.0.0.1:5000/widget:v1@" + digest, "127.0.0.1:5000/widget@" + digest, ""},
+		{"ghcr.io/acme/widget:v1.2.3", "", "not pinned by digest"},
+		{"ghcr.io/acme/widget@sha256:abc", "", "not pinned by digest"},
+		{"@" + digest, "", "no name"},
+	} {
+		got, err := ParseImage(tc.ref)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseImage(%q): got %v, want an error containing %q", tc.ref, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.String() != tc.want {
+			t.Errorf("ParseImage(%q) = %v, %v; want %s", tc.ref, got, err, tc.want)
+		}
+	}
+}
+
+func TestImageOutputs(t *testing.T) {
+	img := Image{Name: "ghcr.io/acme/widget", Digest: digest}
+	want := "name=ghcr.io/acme/widget\ndigest=" + digest + "\nref=ghcr.io/acme/widget@" + digest + "\n"
+	if got := img.Outputs(); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestReleasedImage(t *testing.T) {
+	const other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	for _, tc := range []struct{ name, json, want, err string }{
+		{"tags share one digest", `[
+			{"name":"widget_1.2.3_linux_amd64.tar.gz","type":"Archive","extra":{}},
+			{"name":"ghcr.io/acme/widget:v1.2.3","type":"Docker Image","extra":{"Digest":"` + digest + `"}},
+			{"name":"ghcr.io/acme/widget:latest","type":"Docker Image","extra":{"Digest":"` + digest + `"}}]`,
+			"ghcr.io/acme/widget@" + digest, ""},
+		{"two different images", `[
+			{"name":"ghcr.io/acme/widget:v1.2.3","type":"Docker Image","extra":{"Digest":"` + digest + `"}},
+			{"name":"ghcr.io/acme/widget-debug:v1.2.3","type":"Docker Image","extra":{"Digest":"` + other + `"}}]`,
+			"", "2 different images"},
+		{"snapshot (never pushed)", `[{"name":"widget:v1.2.3-amd64","type":"Docker Image","extra":{}}]`,
+			"", "was not pushed"},
+		{"no image at all", `[{"name":"widget_1.2.3_linux_amd64.tar.gz","type":"Archive"}]`, "", "no container image"},
+		{"corrupt", `{`, "", "artifacts.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dist := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dist, "artifacts.json"), []byte(tc.json), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReleasedImage(dist)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, %v; want an error containing %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got.String() != tc.want {
+				t.Fatalf("got %v, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+	t.Run("no release", func(t *testing.T) {
+		_, err := ReleasedImage(t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "run `mage release`") {
+			t.Fatalf("got %v, want an error telling to run the release", err)
+		}
+	})
+}
+
+func TestChooseImagePrefersDeployImage(t *testing.T) {
+	root := t.TempDir() // no dist/: only the setting can answer
+	t.Setenv("DEPLOY_IMAGE", "ghcr.io/acme/widget@"+digest)
+	img, err := ChooseImage(root)
+	if err != nil || img.String() != "ghcr.io/acme/widget@"+digest {
+		t.Fatalf("got %v, %v", img, err)
+	}
+	t.Setenv("DEPLOY_IMAGE", "ghcr.io/acme/widget:latest")
+	if _, err := ChooseImage(root); err == nil || !strings.Contains(err.Error(), "DEPLOY_IMAGE") {
+		t.Fatalf("a tag-only DEPLOY_IMAGE: got %v, want an error naming DEPLOY_IMAGE", err)
+	}
+}
+
+func kustomize(t *testing.T) (bin, root string) {
+	t.Helper()
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pinned kustomize builds on first use (under a minute) and is cached in .slipway/tools.
+	bin, err = tools.Path(context.Background(), root, "kustomize")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, root
+}
+
+func TestRenderPinsTheDigest(t *testing.T) {
+	bin, root := kustomize(t)
+	img := Image{Name: "ghcr.io/acme/widget", Digest: digest}
+	out, err := Render(context.Background(), bin, root, filepath.Join(root, DefaultOverlay), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.Contains(s, "image: "+img.String()) {
+		t.Fatalf("rendered manifests do not run %s:\n%s", img, s)
+	}
+	for _, want := range []string{"kind: Deployment", "kind: Service", "kind: PodDisruptionBudget", "kind: NetworkPolicy"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("rendered manifests lack %q", want)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(project.StateDir(root), "deploy-render-*"))
+	if len(left) > 0 {
+		t.Errorf("render left its wrapper behind: %v", left)
+	}
+}
+
+func TestRenderRefusesAnOverlayThatRenamesTheImage(t *testing.T) {
+	bin, root := kustomize(t)
+	overlay := t.TempDir()
+	base, err := filepath.Rel(overlay, filepath.Join(root, "deploy", "kubernetes", "base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := "resources:\n  - " + filepath.ToSlash(base) + "\nimages:\n  - name: " + project.Name + "\n    newName: docker.io/someone/else\n    newTag: latest\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Render(context.Background(), bin, root, overlay, Image{Name: "ghcr.io/acme/widget", Digest: digest})
+	if err == nil || !strings.Contains(err.Error(), "renamed image") {
+		t.Fatalf("got %v, want an error saying the overlay renamed the image", err)
+	}
+}
+
+func TestRenderNamesAMissingOverlay(t *testing.T) {
+	_, err := Render(context.Background(), "kustomize", t.TempDir(), t.TempDir(), Image{Name: "x", Digest: digest})
+	if err == nil || !strings.Contains(err.Error(), "DEPLOY_OVERLAY") {
+		t.Fatalf("got %v, want an error pointing at DEPLOY_OVERLAY", err)
+	}
+}

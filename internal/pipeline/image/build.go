@@ -1,0 +1,103 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+)
+
+// PluginDir is where the Docker CLI looks for plugins: $DOCKER_CONFIG/cli-plugins, by default
+// ~/.docker/cli-plugins.
+func PluginDir() (string, error) {
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		return filepath.Join(d, "cli-plugins"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the Docker CLI plugin directory: %w (set DOCKER_CONFIG)", err)
+	}
+	return filepath.Join(home, ".docker", "cli-plugins"), nil
+}
+
+// InstallBuildx installs the pinned buildx binary as the Docker CLI plugin docker-buildx,
+// replacing a different one. It reports the plugin's path and whether anything changed.
+func InstallBuildx(bin string) (path string, changed bool, err error) {
+	dir, err := PluginDir()
+	if err != nil {
+		return "", false, err
+	}
+	path = filepath.Join(dir, "docker-buildx")
+	want, err := os.ReadFile(bin)
+	if err != nil {
+		return path, false, err
+	}
+	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, want) {
+		return path, false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return path, false, err
+	}
+	// Written beside the target and renamed: the CLI never sees half a plugin.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, want, 0o755); err != nil {
+		return path, false, err
+	}
+	return path, true, os.Rename(tmp, path)
+}
+
+// CheckBuildx fails with ErrNoBuildx unless `docker buildx` works.
+func CheckBuildx(ctx context.Context) error {
+	if _, err := run.Output(ctx, "docker", "buildx", "version"); err != nil {
+		return fmt.Errorf("%w\n(%w)", ErrNoBuildx, err)
+	}
+	return nil
+}
+
+// BuildOptions is one `docker buildx build` into the local engine.
+type BuildOptions struct {
+	Dockerfile string
+	Context    string
+	Platform   string // os/arch; the engine's BuildKit builds one platform per build
+	Tags       []string
+	Args       map[string]string // --build-arg
+	Progress   io.Writer         // BuildKit's plain progress: which steps ran and which were CACHED
+}
+
+// Build builds and loads the image and returns its ID.
+func Build(ctx context.Context, o BuildOptions) (string, error) {
+	if err := CheckBuildx(ctx); err != nil {
+		return "", err
+	}
+	iid, err := os.CreateTemp("", "slipway-iid-")
+	if err != nil {
+		return "", err
+	}
+	iid.Close()
+	defer os.Remove(iid.Name())
+	args := []string{"buildx", "build", "--builder", "default", "--load", "--progress", "plain",
+		"--platform", o.Platform, "-f", o.Dockerfile, "--iidfile", iid.Name()}
+	for _, t := range o.Tags {
+		args = append(args, "-t", t)
+	}
+	keys := make([]string, 0, len(o.Args))
+	for k := range o.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--build-arg", k+"="+o.Args[k])
+	}
+	args = append(args, o.Context)
+	if err := (run.Cmd{Stdout: o.Progress, Stderr: o.Progress}).Run(ctx, "docker", args...); err != nil {
+		return "", fmt.Errorf("docker build of %s failed: %w", o.Dockerfile, err)
+	}
+	id, err := os.ReadFile(iid.Name())
+	return strings.TrimSpace(string(id)), err
+}

@@ -1,0 +1,158 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+)
+
+// ContainerPort is the port the service listens on in its images (its default --addr :8080,
+// the Dockerfiles' EXPOSE).
+const ContainerPort = 8080
+
+// RunOptions is one hardened container of the service.
+type RunOptions struct {
+	Image string
+	Name  string
+	Port  int      // host port, published on 127.0.0.1 only; 0 lets Docker pick one
+	Env   []string // KEY=VALUE
+}
+
+// hardening is how every container of the service runs: as the image's non-root user (enforced
+// even if an image forgot it), root filesystem read-only with a small tmpfs for /tmp, no Linux
+// capabilities, no privilege escalation through setuid binaries.
+var hardening = []string{
+	"--read-only",
+	"--tmpfs", "/tmp:rw,noexec,nosuid,size=16m",
+	"--cap-drop=ALL",
+	"--security-opt=no-new-privileges",
+	"--user", "65532:65532",
+}
+
+// Container is a running container.
+type Container struct {
+	Name string
+	URL  string // http://127.0.0.1:<port>
+}
+
+// Start runs o.Image detached, hardened, with the port published on loopback.
+func Start(ctx context.Context, o RunOptions) (*Container, error) {
+	args := append([]string{"run", "--detach", "--name", o.Name}, hardening...)
+	args = append(args, "--publish", fmt.Sprintf("127.0.0.1:%s:%d", portArg(o.Port), ContainerPort))
+	for _, e := range o.Env {
+		args = append(args, "--env", e)
+	}
+	args = append(args, o.Image)
+	if err := run.Run(ctx, "docker", args...); err != nil {
+		if strings.Contains(err.Error(), "is already in use") {
+			return nil, fmt.Errorf("a container named %s exists already (a detached run?): stop it with `mage docker:stop`", o.Name)
+		}
+		if strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "port is already allocated") {
+			_ = Remove(context.WithoutCancel(ctx), o.Name)
+			return nil, fmt.Errorf("port %d on 127.0.0.1 is taken: choose another with PORT=<port>", o.Port)
+		}
+		return nil, err
+	}
+	c := &Container{Name: o.Name}
+	c.resolveURL(ctx)
+	return c, nil
+}
+
+// resolveURL asks Docker for the published port. It has none once the container exited (a
+// service that fails at once): the URL stays empty and WaitReady reports the exit.
+func (c *Container) resolveURL(ctx context.Context) {
+	if hostPort, err := run.Output(ctx, "docker", "port", c.Name, strconv.Itoa(ContainerPort)+"/tcp"); err == nil && hostPort != "" {
+		c.URL = "http://" + strings.Fields(hostPort)[0] // "127.0.0.1:49153": one line, one binding
+	}
+}
+
+func portArg(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(p)
+}
+
+// WaitReady polls /readyz until it answers 200. It fails at once if the container exits, and
+// after timeout otherwise; the error carries the container's last log lines.
+func (c *Container) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := http.Client{Timeout: time.Second}
+	for {
+		if c.URL == "" {
+			c.resolveURL(ctx)
+		}
+		if c.URL != "" {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/readyz", nil)
+			if err != nil {
+				return err
+			}
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+		}
+		running, state := c.running(ctx)
+		if !running || time.Now().After(deadline) {
+			why := fmt.Sprintf("did not become ready within %s", timeout)
+			if !running {
+				why = "exited (status, exit code: " + state + ")"
+			}
+			return fmt.Errorf("container %s %s; its last log lines:\n%s", c.Name, why, c.LogTail(context.WithoutCancel(ctx), 20))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// running reports whether the container runs, and its status and exit code for messages.
+func (c *Container) running(ctx context.Context) (bool, string) {
+	state, _ := run.Output(ctx, "docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", c.Name)
+	return strings.HasPrefix(state, "running"), state
+}
+
+// LogTail is the container's last n log lines, made readable.
+func (c *Container) LogTail(ctx context.Context, n int) string {
+	var b strings.Builder
+	_ = run.Cmd{Stdout: NewLogWriter(&b), Stderr: NewLogWriter(&b)}.Run(ctx, "docker", "logs", "--tail", strconv.Itoa(n), c.Name)
+	return b.String()
+}
+
+// Stop stops the container gracefully: SIGTERM, then SIGKILL after grace. It returns the exit code.
+func Stop(ctx context.Context, name string, grace time.Duration) (int, error) {
+	if err := run.Run(ctx, "docker", "stop", "--time", strconv.Itoa(int(grace.Seconds())), name); err != nil {
+		return -1, err
+	}
+	code, err := run.Output(ctx, "docker", "inspect", "--format", "{{.State.ExitCode}}", name)
+	if err != nil {
+		return -1, err
+	}
+	return strconv.Atoi(code)
+}
+
+// Remove removes the container, running or not; a container that is not there is no error.
+func Remove(ctx context.Context, name string) error {
+	err := run.Run(ctx, "docker", "rm", "--force", name)
+	var re *run.Error
+	if errors.As(err, &re) && strings.Contains(re.Output, "No such container") {
+		return nil
+	}
+	return err
+}
+
+// Exists reports whether a container of that name exists (running or not).
+func Exists(ctx context.Context, name string) bool {
+	_, err := run.Output(ctx, "docker", "container", "inspect", name)
+	return err == nil
+}

@@ -1,0 +1,94 @@
+package image
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NewLogWriter turns the service's JSON log lines into one readable line each:
+//
+//	{"time":"2026-11-23T09:00:00.123Z","level":"INFO","msg":"listening","addr":":8080"}
+//	09:00:00.123 INFO  listening addr=:8080
+//
+// Lines that are not JSON objects pass through unchanged. Safe for concurrent writers (the
+// container's stdout and stderr).
+func NewLogWriter(w io.Writer) io.Writer {
+	return &logWriter{w: w}
+}
+
+type logWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(l.buf[:i])
+		l.buf = l.buf[i+1:]
+		if _, err := io.WriteString(l.w, FormatLogLine(line)+"\n"); err != nil {
+			return len(p), err
+		}
+	}
+}
+
+// FormatLogLine formats one log line; see NewLogWriter.
+func FormatLogLine(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return line
+	}
+	var when, level, msg string
+	var attrs []string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return line
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return line
+		}
+		key, _ := k.(string)
+		raw, _ := v.(string)
+		switch key {
+		case "time":
+			when = raw
+			if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
+				when = t.Local().Format("15:04:05.000")
+			}
+		case "level":
+			level = raw
+		case "msg":
+			msg = raw
+		default:
+			attrs = append(attrs, key+"="+value(v))
+		}
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s %-5s %s %s", when, level, msg, strings.Join(attrs, " ")))
+}
+
+// value renders an attribute: strings bare (quoted if they hold spaces), the rest as JSON.
+func value(v any) string {
+	if s, ok := v.(string); ok {
+		if strings.ContainsAny(s, " \t\"=") || s == "" {
+			return fmt.Sprintf("%q", s)
+		}
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,26 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+)
+
+func TestCheckNamesAMissingTool(t *testing.T) {
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BUILDKITD_BIN", "/nonexistent/buildkitd")
+	var out bytes.Buffer
+	err = Check(context.Background(), root, &out)
+	if err == nil || !strings.Contains(err.Error(), "buildkitd") {
+		t.Fatalf("Check with buildkitd missing: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "MISSING: BUILDKITD_BIN=/nonexistent/buildkitd") {
+		t.Fatalf("the table does not say what is missing:\n%s", out.String())
+	}
+}

@@ -1,0 +1,56 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+)
+
+// scanGate runs before anything is published: no pushed image may be built on an offline
+// stand-in outside offline mode, and the scan gate (Trivy over the source, the configuration and
+// every platform image in the loopback registry, with govulncheck) must pass. It returns a
+// one-line note for the summary and, when the vulnerability scanners did not both run, why
+// (a publishing release refuses to go out then).
+func scanGate(ctx context.Context, o Options, in inputs) (note string, notScanned error, err error) {
+	dist := project.DistDir(o.Root)
+	recs, err := ReadImages(dist)
+	if err != nil {
+		return "", nil, err
+	}
+	so, err := scan.Defaults(ctx, o.Root)
+	if err != nil {
+		return "", nil, err
+	}
+	so.Out, so.Offline = o.Out, o.Offline
+	so.OutDir = filepath.Join(dist, "scan")
+	for _, r := range recs {
+		ps, err := IndexPlatforms(ctx, in.crane, r.Repo+"@"+r.Digest)
+		if err != nil {
+			return "", nil, err
+		}
+		for _, p := range ps {
+			ref := r.Repo + "@" + p.Digest
+			labels, err := image.Labels(ctx, in.crane, ref, p.String())
+			if err != nil {
+				return "", nil, err
+			}
+			if err := image.CheckShippable(ref, labels, o.Offline); err != nil {
+				return "", nil, err
+			}
+			so.Images = append(so.Images, ref)
+		}
+	}
+	v, err := scan.Run(ctx, so)
+	if err != nil {
+		return "", nil, err
+	}
+	note = fmt.Sprintf("passed, %d targets", len(v.Targets))
+	if notScanned = v.RequireVulnScan(); notScanned != nil {
+		note += fmt.Sprintf("; vulnerability scan NOT RUN (trivy: %s; govulncheck: %s)", v.TrivyVuln.Summary, v.Govulncheck.Summary)
+	}
+	return note, notScanned, nil
+}

@@ -1,0 +1,194 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+)
+
+// ConfigFile is goreleaser's configuration at the root of the checkout.
+const ConfigFile = ".goreleaser.yaml"
+
+// grConfig is the part of .goreleaser.yaml the pipeline checks against its own definitions.
+type grConfig struct {
+	Builds []struct {
+		ID      string   `yaml:"id"`
+		Targets []string `yaml:"targets"`
+		Flags   []string `yaml:"flags"`
+		Ldflags []string `yaml:"ldflags"`
+	} `yaml:"builds"`
+	DockersV2 []struct {
+		Platforms []string `yaml:"platforms"`
+	} `yaml:"dockers_v2"`
+	Signs       []struct{ Args []string } `yaml:"signs"`
+	DockerSigns []struct{ Args []string } `yaml:"docker_signs"`
+}
+
+func readConfig(root string) (grConfig, error) {
+	var c grConfig
+	data, err := os.ReadFile(filepath.Join(root, ConfigFile))
+	if err != nil {
+		return c, err
+	}
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", ConfigFile, err)
+	}
+	if len(c.Builds) != 1 {
+		return c, fmt.Errorf("%s: want exactly one build (the service), found %d", ConfigFile, len(c.Builds))
+	}
+	return c, nil
+}
+
+// CheckConfig proves .goreleaser.yaml builds what `mage build:all` builds: the same platforms
+// (goreleaser cannot template its target list, so the list is written out and checked here),
+// flags and ldflags from the environment only, and images only for platforms it builds.
+func CheckConfig(root string, platforms []string) error {
+	c, err := readConfig(root)
+	if err != nil {
+		return err
+	}
+	b := c.Builds[0]
+	var got []string
+	for _, t := range b.Targets {
+		p, err := targetPlatform(t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ConfigFile, err)
+		}
+		got = append(got, p)
+	}
+	want := slices.Sorted(slices.Values(platforms))
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("%s builds %s but build:all builds %s: make builds[0].targets match "+
+			"(goreleaser names them os_arch_v1, os_arm64_v8.0, os_arm_7)", ConfigFile, strings.Join(got, ","), strings.Join(want, ","))
+	}
+	if len(b.Flags) > 0 || len(b.Ldflags) != 1 || b.Ldflags[0] != "{{ .Env.SLIPWAY_LDFLAGS }}" {
+		return fmt.Errorf("%s: build flags must come from mage (env GOFLAGS={{ .Env.SLIPWAY_GOFLAGS }}, "+
+			"ldflags [\"{{ .Env.SLIPWAY_LDFLAGS }}\"], no flags:), or the release and build:all drift apart", ConfigFile)
+	}
+	for _, d := range c.DockersV2 {
+		for _, p := range d.Platforms {
+			if !slices.Contains(got, p) {
+				return fmt.Errorf("%s: dockers_v2 platform %s is not built", ConfigFile, p)
+			}
+		}
+	}
+	return nil
+}
+
+// targetPlatform turns goreleaser's target name into a platform: linux_amd64_v1 -> linux/amd64,
+// linux_arm64_v8.0 -> linux/arm64, linux_arm_7 -> linux/arm/v7.
+func targetPlatform(t string) (string, error) {
+	parts := strings.Split(t, "_")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", fmt.Errorf("target %q is not os_arch[_variant]", t)
+	}
+	p := parts[0] + "/" + parts[1]
+	if len(parts) == 3 {
+		switch {
+		case parts[1] == "arm":
+			p += "/v" + parts[2]
+		case parts[1] == "amd64" && parts[2] == "v1", parts[1] == "arm64" && parts[2] == "v8.0":
+			// Go's defaults (GOAMD64=v1, GOARM64=v8.0), which build:all uses too.
+		default:
+			return "", fmt.Errorf("target %q sets a non-default %s level that build:all does not build", t, parts[1])
+		}
+	}
+	return p, nil
+}
+
+// runGoreleaser runs goreleaser and times its pipes: each "• name" line of a pipe starts a
+// section that ends at the next one. The full log goes to
+// .slipway/logs/goreleaser.log; a failure carries its tail.
+func runGoreleaser(ctx context.Context, st *stages, in inputs, env, args []string) error {
+	logPath := filepath.Join(project.StateDir(in.root), "logs", "goreleaser.log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	st.distTouched = true
+	timer := &sectionTimer{out: st.out, now: time.Now}
+	start := time.Now()
+	fmt.Fprintf(st.out, "==> goreleaser %s (log: %s)\n", strings.Join(args, " "), logPath)
+	err = run.Cmd{Dir: in.root, Env: env, Stdout: io.MultiWriter(logf, timer), Stderr: io.MultiWriter(logf, timer)}.
+		Run(ctx, in.goreleaser, args...)
+	timer.close()
+	for _, s := range timer.sections {
+		st.results = append(st.results, StageResult{Name: "goreleaser: " + s.name, Result: "ok", Duration: s.d})
+	}
+	if err != nil {
+		st.results = append(st.results, StageResult{Name: "goreleaser", Result: "FAILED", Duration: time.Since(start)})
+		return fmt.Errorf("goreleaser failed (full log: %s): %w", logPath, err)
+	}
+	return nil
+}
+
+// sectionTimer turns goreleaser's log into timed sections as the lines arrive.
+type sectionTimer struct {
+	out      io.Writer
+	now      func() time.Time
+	partial  []byte
+	current  string
+	since    time.Time
+	sections []struct {
+		name string
+		d    time.Duration
+	}
+}
+
+// Sections worth a line of their own; the rest (defaults, git state, ...) take milliseconds.
+var timedSections = []string{
+	"building binaries", "archives", "software bill of materials", "calculating checksums",
+	"signing artifacts", "docker images (v2)", "signing docker images",
+}
+
+func (t *sectionTimer) Write(p []byte) (int, error) {
+	t.partial = append(t.partial, p...)
+	for {
+		i := bytes.IndexByte(t.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(t.partial[:i])
+		t.partial = t.partial[i+1:]
+		trimmed := strings.TrimLeft(line, " ")
+		indent := len(line) - len(trimmed)
+		name, ok := strings.CutPrefix(trimmed, "• ")
+		name = strings.TrimSpace(name)
+		timed := slices.Contains(timedSections, name)
+		// A pipe is a top-level line; under "publishing" the timed ones are one level deeper.
+		if !ok || (indent != 2 && !timed) {
+			continue
+		}
+		t.close()
+		if timed {
+			t.current, t.since = name, t.now()
+			fmt.Fprintf(t.out, "    %s\n", name)
+		}
+	}
+}
+
+func (t *sectionTimer) close() {
+	if t.current != "" {
+		t.sections = append(t.sections, struct {
+			name string
+			d    time.Duration
+		}{t.current, t.now().Sub(t.since)})
+		t.current = ""
+	}
+}

@@ -1,0 +1,171 @@
+package release
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+)
+
+func TestTargetPlatform(t *testing.T) {
+	for target, want := range map[string]string{
+		"linux_amd64_v1":    "linux/amd64",
+		"linux_arm64_v8.0":  "linux/arm64",
+		"linux_arm_7":       "linux/arm/v7",
+		"darwin_arm64_v8.0": "darwin/arm64",
+		"windows_amd64":     "windows/amd64",
+	} {
+		got, err := targetPlatform(target)
+		if err != nil || got != want {
+			t.Errorf("targetPlatform(%q) = %q, %v; want %q", target, got, err, want)
+		}
+	}
+	for _, bad := range []string{"linux", "linux_amd64_v3", "linux_arm64_v9.0", "a_b_c_d"} {
+		if _, err := targetPlatform(bad); err == nil {
+			t.Errorf("targetPlatform(%q) accepted a target build:all does not build", bad)
+		}
+	}
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestCheckConfigCatchesDrift(t *testing.T) {
+	good := `
+builds:
+  - targets: [linux_amd64_v1, linux_arm64_v8.0]
+    ldflags: ["{{ .Env.SLIPWAY_LDFLAGS }}"]
+dockers_v2:
+  - platforms: [linux/amd64, linux/arm64]
+`
+	platforms := []string{"linux/arm64", "linux/amd64"}
+	if err := CheckConfig(writeConfig(t, good), platforms); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ config, want string }{
+		"missing platform": {strings.Replace(good, ", linux_arm64_v8.0", "", 1), "builds linux/amd64 but build:all builds linux/amd64,linux/arm64"},
+		"own ldflags":      {strings.Replace(good, "{{ .Env.SLIPWAY_LDFLAGS }}", "-s -w", 1), "must come from mage"},
+		"own flags":        {strings.Replace(good, "    ldflags", "    flags: [-race]\n    ldflags", 1), "must come from mage"},
+		"unbuilt image":    {strings.Replace(good, "linux/arm64]", "linux/arm64, linux/riscv64]", 1), "linux/riscv64 is not built"},
+	} {
+		err := CheckConfig(writeConfig(t, tc.config), platforms)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: CheckConfig = %v, want an error containing %q", name, err, tc.want)
+		}
+	}
+}
+
+var envRef = regexp.MustCompile(`\{\{ \.Env\.([A-Z_]+) \}\}`)
+
+// render expands {{ .Env.X }} the way goreleaser does for the args this test looks at.
+func render(args []string, env []string) []string {
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vals[k] = v
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = envRef.ReplaceAllStringFunc(a, func(m string) string { return vals[envRef.FindStringSubmatch(m)[1]] })
+	}
+	return out
+}
+
+// goreleaser signs the checksums file and the images itself; its cosign flags must be the
+// sign package's, for the local key (offline) and for a publishing key alike.
+func TestGoreleaserSignsLikeTheSignPackage(t *testing.T) {
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := readConfig(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Signs) != 1 || len(c.DockerSigns) != 1 {
+		t.Fatalf("%s: want one signs and one docker_signs entry", ConfigFile)
+	}
+	for _, s := range []sign.Signer{{Key: "/x/.slipway/cosign.key"}, {Key: "awskms:///alias/rel", Tlog: true}} {
+		for name, args := range map[string][]string{"signs": c.Signs[0].Args, "docker_signs": c.DockerSigns[0].Args} {
+			got := render(args, s.Env())
+			if !slices.Contains(got, "--key="+s.Key) || !containsRun(got, s.Flags()) {
+				t.Errorf("%s args %q do not carry the sign package's flags %q", name, got, s.Flags())
+			}
+		}
+	}
+}
+
+func containsRun(args, run []string) bool {
+	for i := 0; i+len(run) <= len(args); i++ {
+		if slices.Equal(args[i:i+len(run)], run) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
+	clock := time.Unix(0, 0)
+	var progress strings.Builder
+	timer := &sectionTimer{out: &progress, now: func() time.Time { return clock }}
+	log := []struct {
+		line    string
+		advance time.Duration
+	}{
+		{"  • starting release\n", 0},
+		{"  • building binaries\n", time.Second},
+		{"    • building                 target=linux_amd64_v1\n", 30 * time.Second},
+		{"  • archiv", 0}, // a line split across writes
+		{"es\n", 2 * time.Second},
+		{"  • publishing\n", 0},
+		{"    • docker images (v2)\n", 5 * time.Second},
+		{"      • created images\n", 0},
+		{"  • writing artifacts metadata\n", 0},
+	}
+	for _, l := range log {
+		if _, err := timer.Write([]byte(l.line)); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(l.advance)
+	}
+	timer.close()
+	var got []string
+	for _, s := range timer.sections {
+		got = append(got, s.name+"="+s.d.String())
+	}
+	want := "building binaries=31s archives=2s docker images (v2)=5s"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("sections %q, want %q", strings.Join(got, " "), want)
+	}
+	if progress.String() != "    building binaries\n    archives\n    docker images (v2)\n" {
+		t.Fatalf("progress lines %q", progress.String())
+	}
+}
+
+// The checked-in .goreleaser.yaml builds build:all's default matrix.
+func TestGoreleaserBuildsTheDefaultMatrix(t *testing.T) {
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range platform.Default {
+		names = append(names, p.String())
+	}
+	if err := CheckConfig(root, names); err != nil {
+		t.Fatal(err)
+	}
+}

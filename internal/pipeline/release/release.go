@@ -1,0 +1,294 @@
+// Package release runs `mage release`: goreleaser (.goreleaser.yaml) for archives, checksums,
+// SBOMs, signatures and multi-platform images, then image SBOM attestations, the scan gate and
+// a verification of the result, and a summary of what was made and how to check it.
+//
+// A release publishes only on an exact tag with a clean tree, SLIPWAY_REGISTRY and a signing
+// identity (Decide). Anything else is a local release that still runs every stage: images go to
+// the project's loopback registry, signatures use the project-local key, nothing leaves the
+// machine. SKIP=stage,... skips stages of a local release on request, and the summary says so.
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+)
+
+// Options are the settings of one release.
+type Options struct {
+	Root    string
+	Out     io.Writer // progress and the summary
+	Skip    Skips
+	Offline bool
+}
+
+// stages records what ran, how long it took and what was skipped, for the summary.
+type stages struct {
+	out         io.Writer
+	results     []StageResult
+	distTouched bool // goreleaser has started writing dist/
+}
+
+func (s *stages) run(name string, fn func() (string, error)) error {
+	fmt.Fprintf(s.out, "==> %s\n", name)
+	start := time.Now()
+	note, err := fn()
+	r := StageResult{Name: name, Duration: time.Since(start), Result: "ok"}
+	if note != "" {
+		r.Result = "ok, " + note
+	}
+	if err != nil {
+		r.Result = "FAILED"
+	}
+	s.results = append(s.results, r)
+	return err
+}
+
+// setAsideOnFailure moves dist/ to .slipway/failed-release/ when the release failed after
+// goreleaser started writing it. Before that, dist/ still holds whatever was there (say, the
+// last good release) and is left alone.
+func (s *stages) setAsideOnFailure(root string, err *error) {
+	dist := project.DistDir(root)
+	if *err == nil || !s.distTouched {
+		return
+	}
+	if _, statErr := os.Stat(dist); statErr != nil {
+		return
+	}
+	failed := filepath.Join(project.StateDir(root), "failed-release")
+	if rmErr := os.RemoveAll(failed); rmErr != nil {
+		*err = errors.Join(*err, rmErr)
+		return
+	}
+	if mkErr := os.MkdirAll(project.StateDir(root), 0o755); mkErr != nil {
+		*err = errors.Join(*err, mkErr)
+		return
+	}
+	if mvErr := os.Rename(dist, failed); mvErr != nil {
+		*err = errors.Join(*err, fmt.Errorf("could not move the partial %s aside: %w; delete it before using it", dist, mvErr))
+		return
+	}
+	*err = fmt.Errorf("%w\n(the partial output was moved to %s for inspection)", *err, failed)
+}
+
+func (s *stages) skipped(name, why string) {
+	fmt.Fprintf(s.out, "==> %s: SKIPPED (%s)\n", name, why)
+	s.results = append(s.results, StageResult{Name: name, Result: "SKIPPED (" + why + ")"})
+}
+
+// Run makes a release. When it fails after goreleaser started, the partial dist/ is moved to
+// .slipway/failed-release/, so dist/ never holds a release that looks complete but is not.
+func Run(ctx context.Context, o Options) (err error) {
+	st := &stages{out: o.Out}
+	defer st.setAsideOnFailure(o.Root, &err)
+
+	var in inputs
+	var plan Plan
+	err = st.run("prepare", func() (string, error) {
+		var err error
+		in, err = prepare(ctx, o)
+		if err != nil {
+			return "", err
+		}
+		plan, err = Decide(in.state, o.Skip)
+		return "", err
+	})
+	if err != nil {
+		return err
+	}
+	if plan.Publish {
+		fmt.Fprintf(o.Out, "publishing %s to %s (signing: %s)\n", in.version, in.state.Registry, plan.Identity)
+	} else {
+		fmt.Fprintf(o.Out, "local release of %s: %s\n", in.version, strings.Join(plan.Local, "; "))
+	}
+	for _, s := range o.Skip {
+		fmt.Fprintf(o.Out, "SKIP=%s: %s will not run\n", s, stageWhat(s))
+	}
+	if plan.Publish {
+		return publish(ctx, o, st, in, plan)
+	}
+	return local(ctx, o, st, in, plan)
+}
+
+// local runs every stage on this machine: images to the loopback registry, the local key.
+func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) error {
+	key := sign.LocalKey(o.Root)
+	signer := sign.Signer{Cosign: in.cosign, Key: key.Private}
+	verifier := sign.Verifier{Cosign: in.cosign, Key: key.Public}
+	if !o.Skip.Has("sign") {
+		if err := st.run("signing key", func() (string, error) {
+			created, err := key.Ensure(ctx, in.cosign)
+			if created {
+				return "generated " + key.Private, err
+			}
+			return "", err
+		}); err != nil {
+			return err
+		}
+	}
+	infra, err := startImageInfra(ctx, o, st, in)
+	if err != nil {
+		return err
+	}
+	defer infra.stop()
+	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{signer: signer, sign: !o.Skip.Has("sign")})
+	if err != nil {
+		return err
+	}
+	return finish(ctx, o, st, in, plan, b, verifier)
+}
+
+// built is what the goreleaser run and the image SBOM stage made.
+type built struct {
+	imageSBOMs []File
+	notScanned error // why the vulnerability scan did not run; nil when it did
+}
+
+type stagedBuild struct {
+	signer sign.Signer
+	sign   bool // sign the checksums, images and image SBOMs
+}
+
+// buildStaged runs goreleaser with images pushed to the loopback registry (infra), then the
+// image SBOMs and the scan gate: everything a release is, short of publishing.
+func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra imageInfra, sb stagedBuild) (built, error) {
+	var b built
+	withImages := !o.Skip.Has("images")
+	env := infra.env
+	args := []string{"release", "--clean", "--skip=validate,announce"}
+	if !sb.sign {
+		args = append(args, "--skip=sign")
+		st.skipped("signatures", skipWhy(o.Skip, "sign"))
+	}
+	if o.Skip.Has("sbom") {
+		args = append(args, "--skip=sbom")
+		st.skipped("SBOMs", o.Skip.String())
+	}
+	if !withImages {
+		args = append(args, "--skip=docker")
+	}
+	env = append(env, sb.signer.Env()...)
+	env = append(env, in.goreleaserEnv(false)...)
+	if err := runGoreleaser(ctx, st, in, env, args); err != nil {
+		return b, err
+	}
+
+	if withImages && !o.Skip.Has("sbom") {
+		var signer *sign.Signer
+		if sb.sign {
+			signer = &sb.signer
+		}
+		if err := st.run("image SBOMs", func() (string, error) {
+			files, err := ImageSBOMs(ctx, project.DistDir(o.Root), project.Name, in.version, in.trivy, in.crane, signer)
+			b.imageSBOMs = files
+			if signer == nil {
+				return "written, NOT attested (SKIP=sign)", err
+			}
+			return fmt.Sprintf("%d written and attested", len(files)), err
+		}); err != nil {
+			return b, err
+		}
+	}
+
+	if o.Skip.Has("scan") {
+		st.skipped("scan", o.Skip.String())
+		b.notScanned = errors.New("the scan was skipped (SKIP=scan)")
+		return b, nil
+	}
+	err := st.run("scan", func() (string, error) {
+		note, notScanned, err := scanGate(ctx, o, in)
+		b.notScanned = notScanned
+		return note, err
+	})
+	return b, err
+}
+
+// finish verifies the release as a user would and prints the summary.
+func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier) error {
+	dist := project.DistDir(o.Root)
+	var checked Checked
+	if o.Skip.Has("verify") {
+		st.skipped("verify", o.Skip.String())
+		var err error
+		if checked, err = inventory(dist); err != nil {
+			return err
+		}
+	} else if err := st.run("verify", func() (string, error) {
+		var err error
+		checked, err = Verify(ctx, dist, v, in.crane, !o.Skip.Has("sign"))
+		return strings.Join(checked.Notes, "; "), err
+	}); err != nil {
+		return err
+	}
+	extra := append([]File(nil), b.imageSBOMs...)
+	for _, name := range []string{ChecksumsFile, ChecksumsFile + BundleSuffix} {
+		if f, err := fileDigest(filepath.Join(dist, name)); err == nil {
+			f.Name = name
+			extra = append(extra, f)
+		}
+	}
+	Summary{
+		Version: in.version, Plan: plan, Stages: st.results, Checked: checked,
+		Root: o.Root, Dist: dist, Extra: extra, Verifier: v, Unsigned: o.Skip.Has("sign"),
+	}.Write(o.Out)
+	return nil
+}
+
+func stageWhat(name string) string {
+	for _, s := range Stages {
+		if s.Name == name {
+			return s.What
+		}
+	}
+	return name
+}
+
+func skipWhy(s Skips, stage string) string {
+	if s.Has(stage) {
+		return s.String()
+	}
+	return "not this phase"
+}
+
+// Snapshot is `mage release:snapshot`, the pull-request check: goreleaser's archives, checksums
+// and SBOMs for every platform, checked like a release, with no images, no signatures and
+// nothing published. Archive names carry "-snapshot".
+func Snapshot(ctx context.Context, o Options) (err error) {
+	st := &stages{out: o.Out}
+	defer st.setAsideOnFailure(o.Root, &err)
+	var in inputs
+	if err := st.run("prepare", func() (string, error) {
+		var err error
+		in, err = prepare(ctx, o)
+		return "", err
+	}); err != nil {
+		return err
+	}
+	args := []string{"release", "--snapshot", "--clean", "--skip=docker,sign,announce,publish,validate"}
+	if err := runGoreleaser(ctx, st, in, in.goreleaserEnv(false), args); err != nil {
+		return err
+	}
+	st.skipped("images and signatures", "a snapshot has none")
+	v, _ := VerifierFromEnv(o.Root, in.cosign)
+	var checked Checked
+	if err := st.run("verify", func() (string, error) {
+		var err error
+		checked, err = Verify(ctx, project.DistDir(o.Root), v, in.crane, false)
+		return "checksums and SBOMs", err
+	}); err != nil {
+		return err
+	}
+	Summary{
+		Version: in.version + "-snapshot", Plan: Plan{Local: []string{"a snapshot is never published"}},
+		Stages: st.results, Checked: checked, Root: o.Root, Dist: project.DistDir(o.Root), Verifier: v, Unsigned: true,
+	}.Write(o.Out)
+	return nil
+}

@@ -1,0 +1,60 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
+	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/version"
+)
+
+// settings are the build core's definitions the release passes to goreleaser, and the git
+// state the publishing decision needs.
+type settings struct {
+	version   string   // the stamp's version, e.g. v1.2.3 or v1.2.3-4-gabc1234
+	exactTag  string   // the v* tag on HEAD, "" when there is none
+	dirty     bool     // anything `git status` shows, untracked files included (as goreleaser checks)
+	epoch     string   // the stamp's date as Unix seconds: SOURCE_DATE_EPOCH for the images
+	env       []string // SLIPWAY_LDFLAGS, SLIPWAY_GOFLAGS, SLIPWAY_CGO_ENABLED
+	platforms []string // build:all's default matrix, which .goreleaser.yaml must list
+}
+
+func buildSettings(ctx context.Context, root string) (settings, error) {
+	stamp, err := version.Describe(ctx, root)
+	if err != nil {
+		return settings{}, err
+	}
+	env, err := gobuild.ReleaseEnv(stamp)
+	if err != nil {
+		return settings{}, err
+	}
+	date, err := time.Parse(time.RFC3339, stamp.Date)
+	if err != nil {
+		return settings{}, fmt.Errorf("version stamp date %q: %w (is this a git checkout with commits?)", stamp.Date, err)
+	}
+	git := run.Cmd{Dir: root}
+	status, err := git.Output(ctx, "git", "status", "--porcelain")
+	if err != nil {
+		return settings{}, err
+	}
+	// No error handling: --exact-match fails exactly when HEAD has no such tag.
+	tag, _ := git.Output(ctx, "git", "describe", "--tags", "--exact-match", "--match", "v[0-9]*", "HEAD")
+	s := settings{
+		version:  stamp.Version,
+		exactTag: strings.TrimSpace(tag),
+		dirty:    status != "",
+		epoch:    strconv.FormatInt(date.Unix(), 10),
+		env:      env,
+	}
+	// A release builds the whole default matrix: goreleaser's target list cannot follow
+	// PLATFORMS, which narrows build:all only.
+	for _, p := range platform.Default {
+		s.platforms = append(s.platforms, p.String())
+	}
+	return s, nil
+}

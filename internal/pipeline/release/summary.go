@@ -1,0 +1,123 @@
+package release
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+)
+
+// StageResult is one line of the stage table.
+type StageResult struct {
+	Name     string
+	Result   string // "ok", "SKIPPED (SKIP=...)", "NOT RUN: ...", or the failure
+	Duration time.Duration
+}
+
+// Summary is what the release prints at the end, and what the user needs to check it.
+type Summary struct {
+	Version string
+	Plan    Plan
+	Stages  []StageResult
+	Checked Checked
+	Root    string // paths in commands are shown relative to it
+	Dist    string
+	Extra   []File // not in the checksums file: image SBOMs (covered by their attestations), the checksums file and its bundle
+	// Verify commands: the verifier of this release; Unsigned leaves out the signature checks.
+	Verifier sign.Verifier
+	Unsigned bool
+}
+
+// Write prints the summary.
+func (s Summary) Write(w io.Writer) {
+	mode := "PUBLISHED"
+	if !s.Plan.Publish {
+		mode = "LOCAL release (not published: " + strings.Join(s.Plan.Local, "; ") + ")"
+	}
+	fmt.Fprintf(w, "\nRelease %s: %s\n", s.Version, mode)
+
+	fmt.Fprintln(w, "\nStages")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var total time.Duration
+	for _, st := range s.Stages {
+		total += st.Duration
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Name, duration(st.Duration), st.Result)
+	}
+	fmt.Fprintf(tw, "  total\t%s\t\n", duration(total))
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nArtifacts in %s (%d)\n", s.rel(s.Dist), len(s.Checked.Files)+len(s.Extra))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, f := range append(append([]File(nil), s.Checked.Files...), s.Extra...) {
+		fmt.Fprintf(tw, "  %s\t%s\tsha256:%s\n", f.Name, size(f.Size), f.SHA256)
+	}
+	tw.Flush()
+
+	if len(s.Checked.Images) > 0 {
+		fmt.Fprintln(w, "\nImages")
+		for _, img := range s.Checked.Images {
+			fmt.Fprintf(w, "  %s  (tags: %s)\n", img.Ref(), strings.Join(img.Tags, ", "))
+			for _, p := range img.Platforms {
+				fmt.Fprintf(w, "    %-12s %-9s %s\n", p, size(p.Size), p.Digest)
+			}
+		}
+	}
+	for _, n := range s.Checked.Notes {
+		fmt.Fprintf(w, "\nNote: %s\n", n)
+	}
+
+	fmt.Fprintln(w, "\nVerify it yourself (cosign: the pinned one is in .slipway/tools, or `go run mage.go verify` runs all of this)")
+	for _, c := range s.VerifyCommands() {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+}
+
+// VerifyCommands are the exact commands that check this release by hand.
+func (s Summary) VerifyCommands() []string {
+	sums := s.rel(filepath.Join(s.Dist, ChecksumsFile))
+	v := s.Verifier
+	if v.Key != "" {
+		v.Key = s.rel(v.Key)
+	}
+	cmds := []string{fmt.Sprintf("(cd %s && sha256sum --check %s)", s.rel(s.Dist), ChecksumsFile)}
+	if s.Unsigned {
+		return cmds
+	}
+	cmds = append([]string{run.Quote("cosign", v.BlobArgs(sums, sums+BundleSuffix)...)}, cmds...)
+	for _, img := range s.Checked.Images {
+		cmds = append(cmds, run.Quote("cosign", v.ImageArgs(img.Ref())...))
+		for _, p := range img.Platforms {
+			cmds = append(cmds, run.Quote("cosign", v.AttestationArgs(img.Repo+"@"+p.Digest, SBOMType)...))
+		}
+	}
+	return cmds
+}
+
+func (s Summary) rel(p string) string {
+	if r, err := filepath.Rel(s.Root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func duration(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,53 @@
+package release
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+)
+
+func TestSummaryListsEverythingAndHowToVerifyIt(t *testing.T) {
+	idx := "sha256:" + strings.Repeat("1", 64)
+	amd := "sha256:" + strings.Repeat("2", 64)
+	s := Summary{
+		Version: "0.1.0-dev.3+gabc1234",
+		Plan:    Plan{Local: []string{"HEAD has no release tag (vX.Y.Z)"}},
+		Stages: []StageResult{
+			{Name: "goreleaser", Result: "ok", Duration: 42 * time.Second},
+			{Name: "scan", Result: "SKIPPED (SKIP=scan)"},
+		},
+		Checked: Checked{
+			Files: []File{{Name: "slipway_0.1.0_linux_amd64.tar.gz", Size: 736_870, SHA256: strings.Repeat("e", 64)}},
+			Images: []Image{{Repo: "127.0.0.1:5000/slipway", Tags: []string{"0.1.0-dev.3-gabc1234"}, Digest: idx,
+				Platforms: []Platform{{OS: "linux", Arch: "amd64", Digest: amd, Size: 4_404_019}}}},
+		},
+		Root:     "/src",
+		Dist:     "/src/dist",
+		Extra:    []File{{Name: "checksums.txt", Size: 120, SHA256: strings.Repeat("f", 64)}},
+		Verifier: sign.Verifier{Key: "/src/.slipway/cosign.pub"},
+	}
+	var out bytes.Buffer
+	s.Write(&out)
+	got := out.String()
+	for _, want := range []string{
+		"LOCAL release (not published: HEAD has no release tag (vX.Y.Z))",
+		"scan        -    SKIPPED (SKIP=scan)",
+		"total       42s",
+		"Artifacts in dist (2)",
+		"slipway_0.1.0_linux_amd64.tar.gz  719.6 KiB  sha256:" + strings.Repeat("e", 64),
+		"checksums.txt                     120 B      sha256:",
+		"127.0.0.1:5000/slipway@" + idx + "  (tags: 0.1.0-dev.3-gabc1234)",
+		"linux/amd64  4.2 MiB   " + amd,
+		"cosign verify-blob --key=.slipway/cosign.pub --insecure-ignore-tlog=true --bundle=dist/checksums.txt.sigstore.json dist/checksums.txt",
+		"(cd dist && sha256sum --check checksums.txt)",
+		"cosign verify --key=.slipway/cosign.pub --insecure-ignore-tlog=true 127.0.0.1:5000/slipway@" + idx,
+		"cosign verify-attestation --key=.slipway/cosign.pub --insecure-ignore-tlog=true --type=cyclonedx 127.0.0.1:5000/slipway@" + amd,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -1,0 +1,384 @@
+// Package scan is the security gate `mage scan` runs and a release runs before publishing:
+// Trivy over the source tree (vulnerabilities in Go modules, secrets, licenses), over the
+// configuration (Dockerfiles, Kubernetes manifests, any other infrastructure code) and over the
+// built images, with govulncheck's reachability-aware verdict beside it.
+//
+// The gate fails on a finding at SCAN_SEVERITY (default HIGH,CRITICAL), on an ignore-list entry
+// without a reason or expiry or past its expiry, and on a config file Trivy did not recognize.
+// Trivy never calls home: no version check, no telemetry, no check-bundle download (it uses the
+// checks compiled into it). Its vulnerability database is the one thing it must download: from
+// SLIPWAY_TRIVY_DB, else the image mirror (SLIPWAY_IMAGE_MIRROR, or offline the project's
+// registry), else Trivy's default registries. Offline without a database, the vulnerability part
+// is reported NOT RUN and everything else still gates; online, a database that cannot be
+// reached is an error.
+//
+// A release calls Defaults, sets Images to what it pushed, calls Run, and before publishing
+// Verdict.RequireVulnScan.
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+)
+
+// DefaultSeverity is what fails the gate unless SCAN_SEVERITY says otherwise.
+const DefaultSeverity = "HIGH,CRITICAL"
+
+// ConfigFiles are the files the config scan must recognize: if Trivy stops detecting one (it was
+// renamed, or is not valid any more), the gate fails rather than silently checking nothing.
+// A directory needs at least one recognized file inside.
+var ConfigFiles = []string{"Dockerfile", "Dockerfile.distroless", "deploy/kubernetes"}
+
+// Options configure one run of the gate. Defaults fills them for this checkout.
+type Options struct {
+	Root       string   // the checkout to scan
+	Trivy      string   // the pinned trivy binary
+	CacheDir   string   // Trivy's cache: database, layers (.slipway/trivy)
+	OutDir     string   // reports (dist/scan), replaced as a whole when the gate completes
+	Severities []string // failing severities
+	Offline    bool     // SLIPWAY_OFFLINE: a missing database is NOT RUN instead of an error
+	// DBRepository is the Trivy database artifact (e.g. 127.0.0.1:5000/aquasecurity/trivy-db:2);
+	// empty means Trivy's own default registries.
+	DBRepository string
+	ConfigFiles  []string // relative to Root; see ConfigFiles
+	// Images to scan: a reference in the local Docker engine (slipway:dev), a reference in a
+	// loopback registry (127.0.0.1:5000/slipway@sha256:...), or a `docker save` tarball or OCI
+	// layout directory.
+	Images []string
+	// Govulncheck runs govulncheck over the Go code and prints its findings to the writer
+	// (Defaults sets GovulncheckIn(Root)); nil leaves it out, and VulnScanned is then false.
+	Govulncheck func(context.Context, io.Writer) (Status, error)
+	Now         func() time.Time // the clock for ignore-list expiry; time.Now when nil
+	Out         io.Writer        // tables and the verdict line; nil discards them
+}
+
+// Status is the verdict of one vulnerability scanner.
+type Status struct {
+	Ran     bool   // it ran with a database
+	Pass    bool   // it ran and found nothing that fails the gate
+	Summary string // one line for the terminal: what it found, or why it did not run
+}
+
+// Target is the result of one Trivy run.
+type Target struct {
+	Name       string // source, config, image <ref>
+	Platform   string // an image's platform, e.g. linux/amd64
+	Scanners   []string
+	Duration   time.Duration
+	Findings   []Finding // everything Trivy reported
+	Failing    []Finding // the findings at the gate's severities
+	Suppressed []Finding // findings the ignore list hid
+	Reports    []string  // JSON and SARIF, in OutDir
+}
+
+// Verdict is the outcome of the gate. Release reads VulnScanned: a publishing release refuses
+// to go out when the vulnerability scan did not run.
+type Verdict struct {
+	Pass        bool
+	Severities  []string
+	TrivyVuln   Status // Trivy's vulnerability scanner (source and images)
+	Govulncheck Status
+	Targets     []Target
+	Problems    []string // ignore-list and coverage problems; each fails the gate
+	Reports     string   // the report directory
+}
+
+// VulnScanned reports whether both vulnerability scanners actually ran with a database.
+func (v Verdict) VulnScanned() bool { return v.TrivyVuln.Ran && v.Govulncheck.Ran }
+
+// RequireVulnScan is nil when both vulnerability scanners ran, and otherwise an error naming
+// each one that did not and why: a publishing release calls it and refuses to go out.
+func (v Verdict) RequireVulnScan() error {
+	var missing []string
+	if !v.TrivyVuln.Ran {
+		missing = append(missing, "trivy: "+v.TrivyVuln.Summary)
+	}
+	if !v.Govulncheck.Ran {
+		missing = append(missing, "govulncheck: "+v.Govulncheck.Summary)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("a published release needs the vulnerability scan, which did not run (%s): give it its databases (%s, %s) or run online",
+		strings.Join(missing, "; "), DBEnv, quality.VulnDBEnv)
+}
+
+// ErrFailed is wrapped by the error Run returns when the gate ran and failed.
+var ErrFailed = errors.New("scan gate failed")
+
+// Run runs the gate: every target, the reports, the terminal tables and the verdict line. The
+// error wraps ErrFailed when the gate ran and failed, and is anything else when it could not run.
+func Run(ctx context.Context, o Options) (Verdict, error) {
+	v := Verdict{Severities: o.Severities, Reports: o.OutDir}
+	if o.Trivy == "" || o.Root == "" || o.OutDir == "" || o.CacheDir == "" || len(o.Severities) == 0 {
+		return v, errors.New("scan: Options need Root, Trivy, OutDir, CacheDir and Severities (use scan.Defaults)")
+	}
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+
+	// Reports are written next to OutDir and moved in at the end: a run that stops half-way
+	// leaves no report directory, neither a partial one nor the last run's.
+	stage := o.OutDir + ".partial"
+	for _, d := range []string{stage, o.OutDir} {
+		if err := os.RemoveAll(d); err != nil {
+			return v, err
+		}
+	}
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return v, err
+	}
+	defer os.RemoveAll(stage)
+
+	ignores, problems, err := CheckIgnoreList(filepath.Join(o.Root, IgnoreFile), now())
+	if err != nil {
+		return v, err
+	}
+	v.Problems = problems
+
+	t := trivy{bin: o.Trivy, cache: o.CacheDir, root: o.Root}
+	v.TrivyVuln, err = t.prepareDB(ctx, o.DBRepository, o.Offline)
+	if err != nil {
+		return v, err
+	}
+
+	for _, spec := range t.targets(o, v.TrivyVuln.Ran) {
+		tg, configs, err := t.scan(ctx, spec, stage, o.Severities)
+		if err != nil {
+			return v, err
+		}
+		if spec.name == "config" {
+			v.Problems = append(v.Problems, coverage(o.Root, o.ConfigFiles, configs)...)
+		}
+		notRun := ""
+		if spec.vuln && !v.TrivyVuln.Ran {
+			notRun = "vulnerability scan " + v.TrivyVuln.Summary
+		}
+		// One category per image platform: a release scans each platform's image of one
+		// repository, and code scanning keeps one analysis per category.
+		category := spec.category
+		if tg.Platform != "" {
+			category += "-" + strings.ReplaceAll(tg.Platform, "/", "-")
+		}
+		if err := finishSARIF(filepath.Join(stage, spec.file+".sarif"), category, notRun); err != nil {
+			return v, err
+		}
+		v.Targets = append(v.Targets, tg)
+		writeTable(out, tg, v.TrivyVuln)
+	}
+
+	if o.Govulncheck != nil {
+		fmt.Fprintln(out)
+		v.Govulncheck, err = o.Govulncheck(ctx, out)
+		if err != nil {
+			return v, fmt.Errorf("govulncheck: %w", err)
+		}
+	} else {
+		v.Govulncheck = Status{Summary: "not part of this run"}
+	}
+
+	v.Pass = len(v.Problems) == 0 && (!v.Govulncheck.Ran || v.Govulncheck.Pass)
+	for _, tg := range v.Targets {
+		v.Pass = v.Pass && len(tg.Failing) == 0
+	}
+	for _, p := range v.Problems {
+		fmt.Fprintln(out, "  ✗", p)
+	}
+	if len(ignores) > 0 {
+		fmt.Fprintf(out, "  %s: %d accepted entr%s\n", IgnoreFile, len(ignores), plural(len(ignores), "y", "ies"))
+	}
+	line := v.Line()
+	fmt.Fprintln(out, line)
+
+	if err := writeVerdict(stage, v, line); err != nil {
+		return v, err
+	}
+	if err := os.Rename(stage, o.OutDir); err != nil {
+		return v, err
+	}
+	if !v.Pass {
+		return v, fmt.Errorf("%w: %s%s", ErrFailed, line, v.causes())
+	}
+	return v, nil
+}
+
+// causes lists what failed the gate, so that the error alone names the module and advisory,
+// the file and rule, or the ignore-list entry.
+func (v Verdict) causes() string {
+	var b strings.Builder
+	n := 0
+	add := func(s string) {
+		if n < maxListed {
+			b.WriteString("\n  " + s)
+		} else if n == maxListed {
+			b.WriteString("\n  ... (the rest in " + filepath.Join(v.Reports, "verdict.json") + ")")
+		}
+		n++
+	}
+	for _, p := range v.Problems {
+		add(p)
+	}
+	for _, t := range v.Targets {
+		for _, f := range t.Failing {
+			add(t.Name + ": " + f.String())
+		}
+	}
+	if v.Govulncheck.Ran && !v.Govulncheck.Pass {
+		add("govulncheck: " + v.Govulncheck.Summary)
+	}
+	return b.String()
+}
+
+// Line is the one-line verdict.
+func (v Verdict) Line() string {
+	var b strings.Builder
+	if v.Pass {
+		b.WriteString("scan PASSED")
+	} else {
+		b.WriteString("scan FAILED")
+	}
+	var failing []string
+	n := 0
+	for _, t := range v.Targets {
+		if len(t.Failing) > 0 {
+			n += len(t.Failing)
+			failing = append(failing, fmt.Sprintf("%s %d", t.Name, len(t.Failing)))
+		}
+	}
+	sev := strings.Join(v.Severities, ",")
+	if n > 0 {
+		fmt.Fprintf(&b, ": %d finding%s at %s (%s)", n, plural(n, "", "s"), sev, strings.Join(failing, ", "))
+	} else {
+		fmt.Fprintf(&b, ": no findings at %s in %d target%s", sev, len(v.Targets), plural(len(v.Targets), "", "s"))
+	}
+	if len(v.Problems) > 0 {
+		fmt.Fprintf(&b, "; %d ignore-list/coverage problem%s", len(v.Problems), plural(len(v.Problems), "", "s"))
+	}
+	fmt.Fprintf(&b, "; trivy vulnerabilities: %s; govulncheck: %s; reports: %s", v.TrivyVuln.Summary, v.Govulncheck.Summary, v.Reports)
+	return b.String()
+}
+
+// coverage names each expected config file the config scan did not recognize.
+func coverage(root string, expected, recognized []string) []string {
+	var problems []string
+	for _, e := range expected {
+		st, err := os.Stat(filepath.Join(root, e))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("config scan: %s is missing (the gate checks it; restore it or remove it from scan.ConfigFiles)", e))
+			continue
+		}
+		found := slices.ContainsFunc(recognized, func(r string) bool {
+			r = filepath.ToSlash(r)
+			return r == e || (st.IsDir() && strings.HasPrefix(r, e+"/"))
+		})
+		if !found {
+			problems = append(problems, fmt.Sprintf("config scan: Trivy recognized no configuration in %s, so nothing there was checked", e))
+		}
+	}
+	return problems
+}
+
+// finishSARIF gives each run of a SARIF report its own category (code scanning refuses several
+// runs of one tool in one category, and the gate uploads one report per target) and, when the
+// vulnerability scan did not run, a tool notification saying so: the place code-scanning tools
+// show "this analysis was incomplete".
+func finishSARIF(path, category, notRun string) error {
+	return editJSON(path, path, "runs", func(run map[string]any) {
+		run["automationDetails"] = map[string]any{"id": "slipway-scan/" + category + "/"}
+		if notRun != "" {
+			run["invocations"] = []any{map[string]any{
+				"executionSuccessful": true,
+				"toolExecutionNotifications": []any{map[string]any{
+					"level":   "warning",
+					"message": map[string]any{"text": notRun},
+				}},
+			}}
+		}
+	})
+}
+
+// editJSON reads the JSON document src, calls edit on each object in its top-level list named
+// list (SARIF's runs, Trivy's Results), and writes the result to dst.
+func editJSON(src, dst, list string, edit func(map[string]any)) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("reading %s: %w", src, err)
+	}
+	items, _ := doc[list].([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			edit(m)
+		}
+	}
+	data, err = json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+// writeVerdict writes verdict.json (for tools) and summary.txt (for people) next to the reports.
+func writeVerdict(dir string, v Verdict, line string) error {
+	type target struct {
+		Name       string
+		Platform   string `json:",omitempty"`
+		Scanners   []string
+		Seconds    float64
+		Failing    []Finding
+		Suppressed []Finding `json:",omitempty"`
+		Reports    []string
+	}
+	doc := struct {
+		Pass        bool
+		Verdict     string
+		Severities  []string
+		TrivyVuln   Status
+		Govulncheck Status
+		VulnScanned bool
+		Problems    []string
+		Targets     []target
+	}{v.Pass, line, v.Severities, v.TrivyVuln, v.Govulncheck, v.VulnScanned(), v.Problems, nil}
+	for _, t := range v.Targets {
+		doc.Targets = append(doc.Targets, target{t.Name, t.Platform, t.Scanners, t.Duration.Seconds(), t.Failing, t.Suppressed, t.Reports})
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "verdict.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(line+"\n"), 0o644)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// command is shared by every Trivy invocation: errors carry the command line and its output.
+func (t trivy) command(ctx context.Context, args ...string) error {
+	return run.Cmd{Dir: t.root}.Run(ctx, t.bin, args...)
+}

@@ -1,0 +1,179 @@
+package sign
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+)
+
+// cosignBin finds the pinned cosign without building it (a cold build takes minutes); `mage
+// setup` installs it, and CI runs setup before the tests.
+func cosignBin(t *testing.T) string {
+	t.Helper()
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool, err := tools.Lookup("cosign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := tool.Installed(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Skip("cosign is not installed: run `go run mage.go setup` (CI does, before the tests)")
+	}
+	return p
+}
+
+func newKey(t *testing.T, cosign, dir string) KeyPair {
+	t.Helper()
+	k := KeyPair{Private: filepath.Join(dir, "cosign.key"), Public: filepath.Join(dir, "cosign.pub")}
+	created, err := k.Ensure(context.Background(), cosign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created {
+		t.Fatal("Ensure did not report creating a new key pair")
+	}
+	return k
+}
+
+func TestEnsureGeneratesOnceAndKeepsThePair(t *testing.T) {
+	cosign := cosignBin(t)
+	t.Setenv(PasswordEnv, "test-password")
+	k := newKey(t, cosign, t.TempDir())
+	before, err := os.ReadFile(k.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := k.Ensure(context.Background(), cosign)
+	if err != nil || created {
+		t.Fatalf("second Ensure: created=%v err=%v, want the existing pair kept", created, err)
+	}
+	after, _ := os.ReadFile(k.Private)
+	if string(before) != string(after) {
+		t.Fatal("second Ensure replaced the private key")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(k.Private))
+	if len(entries) != 2 {
+		t.Fatalf("key directory holds %d entries, want just the pair (no scratch directory left)", len(entries))
+	}
+}
+
+func TestEnsureRefusesHalfAPair(t *testing.T) {
+	dir := t.TempDir()
+	k := KeyPair{Private: filepath.Join(dir, "cosign.key"), Public: filepath.Join(dir, "cosign.pub")}
+	if err := os.WriteFile(k.Public, []byte("pub"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No cosign needed: the check comes first.
+	_, err := k.Ensure(context.Background(), "cosign-not-needed")
+	if err == nil || !strings.Contains(err.Error(), "half a cosign key pair") {
+		t.Fatalf("Ensure with only the public key: %v, want a half-pair error", err)
+	}
+}
+
+func TestEnsureNeedsAPassword(t *testing.T) {
+	dir := t.TempDir()
+	k := KeyPair{Private: filepath.Join(dir, "cosign.key"), Public: filepath.Join(dir, "cosign.pub")}
+	t.Setenv(PasswordEnv, "")
+	os.Unsetenv(PasswordEnv)
+	_, err := k.Ensure(context.Background(), "cosign-not-needed")
+	if err == nil || !strings.Contains(err.Error(), "COSIGN_PASSWORD is not set") {
+		t.Fatalf("Ensure without COSIGN_PASSWORD: %v", err)
+	}
+	if _, err := os.Stat(k.Private); err == nil {
+		t.Fatal("a key was written without a password")
+	}
+}
+
+func TestSignBlobVerifiesAndRejectsTamperingAndOtherKeys(t *testing.T) {
+	cosign := cosignBin(t)
+	t.Setenv(PasswordEnv, "test-password")
+	ctx := context.Background()
+	dir := t.TempDir()
+	k := newKey(t, cosign, filepath.Join(dir, "ours"))
+	other := newKey(t, cosign, filepath.Join(dir, "theirs"))
+
+	file := filepath.Join(dir, "checksums.txt")
+	if err := os.WriteFile(file, []byte("abc  slipway_1.0.0_linux_amd64.tar.gz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundle := file + ".sigstore.json"
+	if err := (Signer{Cosign: cosign, Key: k.Private}).SignBlob(ctx, file, bundle); err != nil {
+		t.Fatal(err)
+	}
+	ours := Verifier{Cosign: cosign, Key: k.Public}
+	if err := ours.VerifyBlob(ctx, file, bundle); err != nil {
+		t.Fatalf("verifying our own signature: %v", err)
+	}
+
+	err := (Verifier{Cosign: cosign, Key: other.Public}).VerifyBlob(ctx, file, bundle)
+	if err == nil || !strings.Contains(err.Error(), "checksums.txt: signature does not verify") {
+		t.Fatalf("verifying with another key: %v, want a failure naming the file", err)
+	}
+
+	if err := os.WriteFile(file, []byte("abd  slipway_1.0.0_linux_amd64.tar.gz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ours.VerifyBlob(ctx, file, bundle); err == nil {
+		t.Fatal("a one-byte change to the signed file still verifies")
+	}
+
+	err = ours.VerifyBlob(ctx, file, filepath.Join(dir, "missing.sigstore.json"))
+	if err == nil || !strings.Contains(err.Error(), "is not signed") {
+		t.Fatalf("verifying without a bundle: %v", err)
+	}
+}
+
+func TestVerifierNeedsExactlyOneTrustAnchor(t *testing.T) {
+	for _, v := range []Verifier{
+		{},
+		{CertIdentity: "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1.0.0"},
+		{Key: "cosign.pub", CertIssuer: "https://token.actions.githubusercontent.com"},
+	} {
+		if err := v.Check(); err == nil {
+			t.Errorf("Check(%+v) passed, want an error", v)
+		}
+	}
+	keyless := Verifier{CertIdentity: "id", CertIssuer: "issuer"}
+	if err := keyless.Check(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(keyless.BlobArgs("f", "f.sigstore.json"), " ")
+	want := "verify-blob --certificate-identity=id --certificate-oidc-issuer=issuer --bundle=f.sigstore.json f"
+	if got != want {
+		t.Errorf("keyless BlobArgs = %q, want %q", got, want)
+	}
+}
+
+func TestSigningFlagsFollowTheIdentity(t *testing.T) {
+	local := strings.Join(Signer{Key: "k.key"}.Flags(), " ")
+	if local != "--key=k.key --tlog-upload=false --use-signing-config=false --yes" {
+		t.Errorf("local key flags = %q: must sign with no network", local)
+	}
+	keyless := strings.Join(Signer{Tlog: true}.Flags(), " ")
+	if keyless != "--tlog-upload=true --use-signing-config=true --yes" {
+		t.Errorf("keyless flags = %q", keyless)
+	}
+}
+
+func TestImagesMustBePinnedByDigest(t *testing.T) {
+	v := Verifier{Cosign: "cosign-not-needed", Key: "k.pub"}
+	err := v.VerifyImage(context.Background(), "127.0.0.1:5000/slipway:latest")
+	if err == nil || !strings.Contains(err.Error(), "not pinned by digest") {
+		t.Fatalf("VerifyImage by tag: %v", err)
+	}
+	err = (Signer{Cosign: "cosign-not-needed"}).SignImage(context.Background(), "r/slipway@sha256:abc")
+	if err == nil {
+		t.Fatal("SignImage accepted a short digest")
+	}
+}
