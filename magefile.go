@@ -13,6 +13,7 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/bench"
 	"github.com/slipway-dev/slipway/internal/pipeline/deploy"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
@@ -415,4 +416,25 @@ func (Deploy) Image() error {
 	}
 	fmt.Print(img.Outputs())
 	return nil
+}
+
+// ---- bench (internal/pipeline/bench) ----
+
+// Bench measures the pipeline and the service against their limits and peers, side by side.
+// It runs each case's contenders interleaved and prints median, min–max and ratios with the
+// goals of BENCHMARKS.md. BENCH=build,noop,size,rebuild,start,serve,release picks cases
+// (default: all); BENCH_REPS repetitions (default 5); BENCH_COLD_PLATFORMS the cold-cache matrix
+// (default linux/amd64). A run of every case with 5+ repetitions rewrites the results in
+// BENCHMARKS.md (BENCH_WRITE=1 or 0 overrides). About 10 minutes on 2 cores with warm caches;
+// the release case needs COSIGN_PASSWORD and replaces dist/.
+func Bench(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	o, err := bench.OptionsFromEnv(root)
+	if err != nil {
+		return err
+	}
+	return bench.Run(ctx, o, os.Stdout)
 }

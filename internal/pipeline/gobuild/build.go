@@ -195,13 +195,16 @@ func newJob(o Options, p platform.Platform, ld, goVersion string) job {
 func (j *job) check(ctx context.Context, p platform.Platform) (upToDate bool, size int64, err error) {
 	recorded, _ := os.ReadFile(filepath.Join(j.final, InputsFile))
 	st, statErr := os.Stat(filepath.Join(j.final, p.BinaryName()))
-	if recorded != nil && statErr == nil && bytes.Equal(replay(recorded, j.target), recorded) {
+	if recorded == nil || statErr != nil {
+		return false, 0, nil // nothing to compare with: buildOne computes the manifest
+	}
+	if bytes.Equal(replay(recorded, j.target), recorded) {
 		return true, st.Size(), nil
 	}
 	if j.want, err = manifest(ctx, j.target); err != nil {
 		return false, 0, err
 	}
-	if recorded == nil || statErr != nil || !bytes.Equal(decisive(recorded), decisive(j.want)) {
+	if !bytes.Equal(decisive(recorded), decisive(j.want)) {
 		return false, 0, nil
 	}
 	return true, st.Size(), writeAtomic(filepath.Join(j.final, InputsFile), j.want)
@@ -215,6 +218,15 @@ func (j *job) buildOne(ctx context.Context, o Options, p platform.Platform) (int
 	}
 	defer os.RemoveAll(tmp) // a no-op after the rename
 	bin := filepath.Join(tmp, p.BinaryName())
+	// A platform with no binary yet has no manifest yet either. It is taken here, in this
+	// platform's job, so other platforms compile meanwhile; and before the compiler runs, so a
+	// file edited during the build makes the record older than the binary (the next build
+	// redoes it), never newer (a stale binary that looks current).
+	if j.want == nil {
+		if j.want, err = manifest(ctx, j.target); err != nil {
+			return 0, err
+		}
+	}
 	if err := (run.Cmd{Dir: o.Root, Env: j.target.env}).Run(ctx, "go", Args(j.ldflags, bin, o.Main)...); err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -343,6 +344,18 @@ func BenchmarkUpToDate(b *testing.B) {
 		res, err := Build(context.Background(), o)
 		if err != nil || !res[0].UpToDate {
 			b.Fatalf("no-op build: %v, %+v", err, res[0])
+		}
+	}
+}
+
+// `go list -json=<fields>` leaves out every field not named: a field added to goPackage but not
+// to listFields would silently stay empty and its files would never count as inputs.
+func TestListFieldsCoverGoPackage(t *testing.T) {
+	named := strings.Split(listFields, ",")
+	typ := reflect.TypeFor[goPackage]()
+	for i := range typ.NumField() {
+		if f := typ.Field(i).Name; !slices.Contains(named, f) {
+			t.Errorf("goPackage.%s is not in listFields", f)
 		}
 	}
 }

@@ -69,6 +69,12 @@ type goPackage struct {
 	EmbedPatterns                                                       []string
 }
 
+// listFields asks `go list` for goPackage's fields only: it then skips work such as staleness
+// checks, which halves its time (about 0.25 s to 0.13 s a platform, paid on every build that
+// is not a no-op).
+const listFields = "ImportPath,Dir,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles," +
+	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,EmbedPatterns"
+
 // local reports whether p's sources can change without go.sum changing: the main module, or a
 // module replaced by a directory (a replacement without a version).
 func (p goPackage) local() bool {
@@ -199,7 +205,7 @@ func decisive(m []byte) []byte {
 // sorted by import path. -e: a package that does not compile is still listed, so the compiler
 // reports the error.
 func listDeps(ctx context.Context, root, main string, env []string) ([]goPackage, error) {
-	out, err := run.Cmd{Dir: root, Env: env}.Output(ctx, "go", "list", "-e", "-deps", "-json", main)
+	out, err := run.Cmd{Dir: root, Env: env}.Output(ctx, "go", "list", "-e", "-deps", "-json="+listFields, main)
 	if err != nil {
 		return nil, err
 	}

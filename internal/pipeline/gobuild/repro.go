@@ -4,16 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
 )
 
 // Repro checks that the sources build byte-identical binaries anywhere: it copies the checkout
@@ -27,10 +25,6 @@ func Repro(ctx context.Context, o Options) error {
 	if out == nil {
 		out = io.Discard
 	}
-	ls, err := run.Cmd{Dir: o.Root}.Output(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-	if err != nil {
-		return fmt.Errorf("listing the sources (verify:repro needs a git checkout): %w", err)
-	}
 	work, err := os.MkdirTemp("", "slipway-repro-")
 	if err != nil {
 		return err
@@ -42,8 +36,8 @@ func Repro(ctx context.Context, o Options) error {
 	}
 	var dists []string
 	for i, tree := range trees {
-		if err := copyFiles(o.Root, tree.dir, strings.Split(strings.TrimRight(ls, "\x00"), "\x00")); err != nil {
-			return err
+		if err := project.CopyCheckout(ctx, o.Root, tree.dir); err != nil {
+			return fmt.Errorf("verify:repro: %w", err)
 		}
 		to := o
 		to.Root, to.Dist = tree.dir, filepath.Join(tree.dir, "dist")
@@ -59,43 +53,6 @@ func Repro(ctx context.Context, o Options) error {
 		dists = append(dists, to.Dist)
 	}
 	return compare(out, dists[0], dists[1], o)
-}
-
-// copyFiles copies the regular files named (relative to from) into to. Files git still tracks
-// but that were deleted from the working tree are skipped, as the build would not see them.
-func copyFiles(from, to string, names []string) error {
-	for _, name := range names {
-		src, err := os.Open(filepath.Join(from, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		st, err := src.Stat()
-		if err == nil && st.Mode().IsRegular() {
-			err = writeCopy(src, filepath.Join(to, name), st.Mode().Perm())
-		}
-		src.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeCopy(src io.Reader, dst string, perm fs.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // compare reports the SHA-256 of each binary in both dist directories and fails naming every

@@ -1,0 +1,47 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+)
+
+func TestWithoutCacheMounts(t *testing.T) {
+	in := "RUN --mount=type=cache,target=/go/pkg/mod \\\n    go mod download\n" +
+		"RUN --mount=type=cache,target=/go/pkg/mod \\\n    --mount=type=cache,target=/root/.cache/go-build \\\n    CGO_ENABLED=0 go build \\\n      -o /out/x .\n"
+	want := "RUN go mod download\nRUN CGO_ENABLED=0 go build \\\n      -o /out/x .\n"
+	got, err := withoutCacheMounts(in)
+	if err != nil || got != want {
+		t.Errorf("got %q, %v\nwant %q", got, err, want)
+	}
+	if _, err := withoutCacheMounts("FROM x\nRUN go build\n"); err == nil {
+		t.Error("a Dockerfile without cache mounts was accepted")
+	}
+}
+
+// The project's Dockerfile loses its cache mounts and nothing else.
+func TestWithoutCacheMountsOnTheDockerfile(t *testing.T) {
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := withoutCacheMounts(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got, "--mount=type=cache") {
+		t.Errorf("a mount is left:\n%s", got)
+	}
+	for _, want := range []string{"RUN go mod download", "RUN CGO_ENABLED=0 GOOS=$TARGETOS", "COPY --from=build"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stripped Dockerfile lacks %q:\n%s", want, got)
+		}
+	}
+}

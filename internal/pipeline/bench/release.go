@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/release"
+)
+
+// stageLabels says which of the issue's stages (build, archive, SBOM, sign, image, push, scan)
+// each stage of the release's summary is.
+var stageLabels = map[string]string{
+	"goreleaser: building binaries":          "build",
+	"goreleaser: archives":                   "archive",
+	"goreleaser: software bill of materials": "SBOM",
+	"goreleaser: calculating checksums":      "archive (checksums)",
+	"goreleaser: signing artifacts":          "sign",
+	"goreleaser: docker images (v2)":         "image + push (one buildx run)",
+	"goreleaser: signing docker images":      "sign",
+	"image SBOMs":                            "SBOM (images, attested: sign)",
+	"scan":                                   "scan",
+	"verify":                                 "verify",
+	"prepare":                                "setup",
+	"signing key":                            "setup",
+	"image infrastructure":                   "setup (registry, buildkitd)",
+}
+
+// releaseCase runs the local release (`mage release`) once a repetition and breaks its time
+// down by the stages of its summary. There is nothing to interleave: one contender. The release
+// writes dist/, as `mage release` does.
+func releaseCase(ctx context.Context, b *bencher) ([]Result, error) {
+	r := Result{Case: "release", Title: "full local release (`mage release`), time by stage", Shares: true}
+	var order []string
+	values := map[string][]float64{}
+	for rep := range b.o.Reps {
+		fmt.Fprintf(b.out, "  rep %d/%d  running the local release (its output: .slipway/logs/bench.log)\n", rep+1, b.o.Reps)
+		var buf bytes.Buffer
+		t0 := time.Now()
+		err := release.Run(ctx, release.Options{Root: b.o.Root, Out: io.MultiWriter(&buf, b.log), Offline: b.o.Offline})
+		total := time.Since(t0)
+		if err != nil {
+			return []Result{r}, fmt.Errorf("release (repetition %d of %d; its output is in .slipway/logs/bench.log): %w", rep+1, b.o.Reps, err)
+		}
+		stages, err := parseStages(buf.String())
+		if err != nil {
+			return []Result{r}, err
+		}
+		var sum time.Duration
+		for _, s := range stages {
+			if _, seen := values[s.Name]; !seen {
+				order = append(order, s.Name)
+			}
+			values[s.Name] = append(values[s.Name], s.Duration.Seconds())
+			sum += s.Duration
+		}
+		values["other (outside the timed stages)"] = append(values["other (outside the timed stages)"], (total - sum).Seconds())
+		values["total"] = append(values["total"], total.Seconds())
+		fmt.Fprintf(b.out, "  rep %d/%d  release took %s\n", rep+1, b.o.Reps, formatValue(total.Seconds(), "s"))
+	}
+	for _, name := range append(order, "other (outside the timed stages)", "total") {
+		label := name
+		if l := stageLabels[name]; l != "" {
+			label += " [" + l + "]"
+		}
+		r.Series = append(r.Series, Series{Contender: label, Metric: "time", Unit: "s", Values: values[name]})
+	}
+	// Contender "total" keeps its plain name: column() finds the total by it.
+	r.Notes = append(r.Notes, "goreleaser builds and pushes the images in one buildx run, so image and push are one row; "+
+		"\"other\" is goreleaser's untimed pipes (defaults, git, checksums of images) and the summary.")
+	return []Result{r}, nil
+}
+
+// stageLine is one row of the summary's stage table: name, duration, result, separated by runs of
+// two or more spaces (text/tabwriter's padding).
+var stageLine = regexp.MustCompile(`^  (\S.*?)\s{2,}(\S+)\s*(.*)$`)
+
+// parseStages reads the "Stages" table of the release summary (release.Summary.Write). Skipped
+// stages ("-") and the total are left out.
+func parseStages(out string) ([]release.StageResult, error) {
+	i := strings.Index(out, "\nStages\n")
+	if i < 0 {
+		return nil, fmt.Errorf("the release printed no Stages table: the bench reads stage times from it (release.Summary.Write)")
+	}
+	var stages []release.StageResult
+	for _, line := range strings.Split(out[i+len("\nStages\n"):], "\n") {
+		if strings.TrimSpace(line) == "" {
+			break
+		}
+		m := stageLine.FindStringSubmatch(line)
+		if m == nil {
+			return nil, fmt.Errorf("release summary: cannot read stage line %q", line)
+		}
+		if m[1] == "total" || m[2] == "-" {
+			continue
+		}
+		d, err := time.ParseDuration(m[2])
+		if err != nil {
+			return nil, fmt.Errorf("release summary: stage %q: duration %q: %w", m[1], m[2], err)
+		}
+		stages = append(stages, release.StageResult{Name: m[1], Duration: d, Result: strings.TrimSpace(m[3])})
+	}
+	return stages, nil
+}

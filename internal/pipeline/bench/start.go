@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
+	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+)
+
+// The no-op image: a static program that exits at once, FROM scratch (nothing to pull).
+const (
+	noopMain       = "package main\n\nfunc main() {}\n"
+	noopDockerfile = "FROM scratch\nCOPY noop /noop\nUSER 65532:65532\nENTRYPOINT [\"/noop\"]\n"
+)
+
+// runFlags are image.Start's hardening flags, so that both contenders pay for the same
+// container setup (read-only root, tmpfs, no capabilities) and a published port.
+var runFlags = []string{
+	"--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,size=16m", "--cap-drop=ALL",
+	"--security-opt=no-new-privileges", "--user", "65532:65532",
+}
+
+// startCase times `docker run --detach` of the distroless image until /readyz answers 200
+// against `docker run --detach` of a no-op static image, which returns once the engine has
+// started its process: the engine's own cost of a container, the floor of any service's start.
+func startCase(ctx context.Context, b *bencher) ([]Result, error) {
+	r := Result{Case: "start", Title: "container start: docker run to /readyz 200, hardened flags, port published on 127.0.0.1"}
+	fmt.Fprintln(b.out, "  building slipway-bench:dev (distroless) and slipway-bench:noop (not timed)")
+	if _, _, err := b.distroless(ctx); err != nil {
+		return []Result{r}, err
+	}
+	noop, err := b.noopImage(ctx)
+	if err != nil {
+		return []Result{r}, err
+	}
+	cs := []contender{
+		{name: "slipway (distroless) to /readyz", role: "subject", run: func(ctx context.Context, rep int) (map[string]float64, error) {
+			return startOnce(ctx, imageRepo+":dev", rep, true)
+		}},
+		{name: "no-op static image started", role: "limit", run: func(ctx context.Context, rep int) (map[string]float64, error) {
+			return startOnce(ctx, noop, rep, false)
+		}},
+	}
+	if r.Series, err = measure(ctx, b.out, b.o.Reps, cs, seconds); err != nil {
+		return []Result{r}, err
+	}
+	r.ratioGoal("start to /readyz ≤ 1.3× a no-op container", cs[0].name, cs[1].name, "time", 1.3, true)
+	return []Result{r}, nil
+}
+
+// noopImage builds slipway-bench:noop and returns its reference.
+func (b *bencher) noopImage(ctx context.Context) (string, error) {
+	dir, err := b.scratch("noop-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := writeFile(dir, "main.go", noopMain); err != nil {
+		return "", err
+	}
+	if _, err := writeFile(dir, "go.mod", "module noop\n\ngo 1.22\n"); err != nil {
+		return "", err
+	}
+	env := append(gobuild.Env(hostLinux()), "GOWORK=off")
+	if err := (run.Cmd{Dir: dir, Env: env}).Run(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", "noop", "."); err != nil {
+		return "", err
+	}
+	df, err := writeFile(dir, "Dockerfile", noopDockerfile)
+	if err != nil {
+		return "", err
+	}
+	if _, err := b.buildDockerfile(ctx, df, dir, "noop", nil); err != nil {
+		return "", err
+	}
+	return imageRepo + ":noop", nil
+}
+
+// startOnce times one detached container until docker run returns and, with ready, until
+// /readyz is 200. The container is removed afterwards, outside the time.
+func startOnce(ctx context.Context, ref string, rep int, ready bool) (map[string]float64, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("%s-start-%d-%d", imageRepo, rep+1, time.Now().UnixNano()%1e6)
+	args := append([]string{"run", "--detach", "--name", name}, runFlags...)
+	args = append(args, "--publish", fmt.Sprintf("127.0.0.1:%d:%d", port, image.ContainerPort), ref)
+	defer func() { _ = image.Remove(context.WithoutCancel(ctx), name) }()
+	t0 := time.Now()
+	if err := run.Run(ctx, "docker", args...); err != nil {
+		return nil, err
+	}
+	if ready {
+		if err := pollReady(ctx, "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz", 30*time.Second); err != nil {
+			return nil, fmt.Errorf("container %s: %w; see `docker logs %s` while it runs", name, err, name)
+		}
+	}
+	return map[string]float64{"time": time.Since(t0).Seconds()}, nil
+}
+
+// pollReady asks url every 5 ms until it answers 200: finer than image.WaitReady's 200 ms,
+// which would round every start up to its step.
+func pollReady(ctx context.Context, url string, timeout time.Duration) error {
+	client := http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer 200 within %s", url, timeout)
+}
+
+// freePort asks the kernel for a free loopback port. Another process could take it before
+// docker does; then docker run fails and says so.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
