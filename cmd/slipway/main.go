@@ -25,10 +25,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, cancel := context.WithCancel(context.Background())
+	// The first SIGTERM or Ctrl-C starts a graceful shutdown; a second one ends the process at
+	// once, killed by that signal as if it were not handled. Both go through one buffered
+	// channel, so a second signal that comes right after the first is never lost.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	go func() {
-		<-ctx.Done()
-		stop() // the first signal starts a graceful shutdown; a second one kills at once
+		<-sigs
+		cancel()
+		second := <-sigs
+		signal.Reset(syscall.SIGTERM, os.Interrupt)
+		if p, err := os.FindProcess(os.Getpid()); err != nil || p.Signal(second) != nil {
+			os.Exit(1) // a platform that cannot signal itself (Windows and os.Interrupt)
+		}
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }

@@ -122,6 +122,29 @@ func TestProcessHealthcheckAndSignals(t *testing.T) {
 	if err := cmd.Wait(); err == nil || cmd.ProcessState.Sys().(syscall.WaitStatus).Signal() != os.Interrupt {
 		t.Fatalf("a second signal during the drain: %v, want killed by it", err)
 	}
+
+	// Two signals back to back (an impatient Ctrl-C Ctrl-C): the second must not be lost in the
+	// moment the first is being handled, or the process drains for the whole hour.
+	for range 20 {
+		cmd, _ = serve("1h")
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			// Killed by one of the two: pending signals need not arrive in the order sent.
+			if err == nil || !cmd.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+				t.Fatalf("two signals back to back: %v, want killed by a signal", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("two signals back to back: the second was lost and the process is still draining")
+		}
+	}
 }
 
 var binDir string // removed after the tests
