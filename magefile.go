@@ -211,10 +211,21 @@ func Setup(ctx context.Context) error {
 // base images from a mirror; SLIPWAY_OFFLINE=1 from the stand-ins `mage setup` made.
 type Docker mg.Namespace
 
+// standIns builds the offline stand-in base images if they are missing (SLIPWAY_OFFLINE=1 only),
+// for every target that builds an image: a fresh clone needs no separate `mage setup`.
+func standIns(ctx context.Context) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	return standin.Ensure(ctx, root, os.Stdout)
+}
+
 // Build builds slipway:dev, the image releases ship, from the mage-built binary. It uses
 // Dockerfile.distroless for this machine's Linux architecture, also tags slipway:<version> and
 // prints the image size per layer.
 func (Docker) Build(ctx context.Context) error {
+	mg.CtxDeps(ctx, standIns)
 	p, err := platform.Parse("linux/" + runtime.GOARCH)
 	if err != nil {
 		return err
@@ -238,6 +249,7 @@ func (Docker) Build(ctx context.Context) error {
 // Source builds slipway:dev-alpine from source with the multi-stage Dockerfile (Go builder,
 // Alpine runtime), version-stamped, and prints its size per layer.
 func (Docker) Source(ctx context.Context) error {
+	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -281,6 +293,7 @@ type Release mg.Namespace
 // loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
+	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -289,7 +302,8 @@ func (Release) Full(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Offline: project.Offline()})
+	_, err = release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Offline: project.Offline()})
+	return err
 }
 
 // Snapshot builds the archives, checksums and SBOMs of every platform, fast, for pull-request
@@ -428,6 +442,7 @@ func (Deploy) Image() error {
 // BENCHMARKS.md (BENCH_WRITE=1 or 0 overrides). About 10 minutes on 2 cores with warm caches;
 // the release case needs COSIGN_PASSWORD and replaces dist/.
 func Bench(ctx context.Context) error {
+	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
 		return err

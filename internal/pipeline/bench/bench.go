@@ -61,15 +61,12 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	rep := Report{Machine: DescribeMachine(ctx, o.Offline), Command: o.Command()}
 	fmt.Fprintf(out, "bench: %s\n%s\n", strings.Join(o.Cases, ", "), rep.Machine.Line())
-	logPath := filepath.Join(project.StateDir(o.Root), "logs", "bench.log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return err
-	}
-	logf, err := os.Create(logPath)
+	logf, err := project.LogFile(o.Root, "bench")
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
+	logPath := logf.Name()
 	work, err := os.MkdirTemp("", "slipway-bench-")
 	if err != nil {
 		return err

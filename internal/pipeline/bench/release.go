@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -39,19 +36,17 @@ func releaseCase(ctx context.Context, b *bencher) ([]Result, error) {
 	values := map[string][]float64{}
 	for rep := range b.o.Reps {
 		fmt.Fprintf(b.out, "  rep %d/%d  running the local release (its output: .slipway/logs/bench.log)\n", rep+1, b.o.Reps)
-		var buf bytes.Buffer
 		t0 := time.Now()
-		err := release.Run(ctx, release.Options{Root: b.o.Root, Out: io.MultiWriter(&buf, b.log), Offline: b.o.Offline})
+		stages, err := release.Run(ctx, release.Options{Root: b.o.Root, Out: b.log, Offline: b.o.Offline})
 		total := time.Since(t0)
 		if err != nil {
 			return []Result{r}, fmt.Errorf("release (repetition %d of %d; its output is in .slipway/logs/bench.log): %w", rep+1, b.o.Reps, err)
 		}
-		stages, err := parseStages(buf.String())
-		if err != nil {
-			return []Result{r}, err
-		}
 		var sum time.Duration
 		for _, s := range stages {
+			if s.Duration == 0 && strings.HasPrefix(s.Result, "SKIPPED") {
+				continue
+			}
 			if _, seen := values[s.Name]; !seen {
 				order = append(order, s.Name)
 			}
@@ -73,36 +68,4 @@ func releaseCase(ctx context.Context, b *bencher) ([]Result, error) {
 	r.Notes = append(r.Notes, "goreleaser builds and pushes the images in one buildx run, so image and push are one row; "+
 		"\"other\" is goreleaser's untimed pipes (defaults, git, checksums of images) and the summary.")
 	return []Result{r}, nil
-}
-
-// stageLine is one row of the summary's stage table: name, duration, result, separated by runs of
-// two or more spaces (text/tabwriter's padding).
-var stageLine = regexp.MustCompile(`^  (\S.*?)\s{2,}(\S+)\s*(.*)$`)
-
-// parseStages reads the "Stages" table of the release summary (release.Summary.Write). Skipped
-// stages ("-") and the total are left out.
-func parseStages(out string) ([]release.StageResult, error) {
-	i := strings.Index(out, "\nStages\n")
-	if i < 0 {
-		return nil, fmt.Errorf("the release printed no Stages table: the bench reads stage times from it (release.Summary.Write)")
-	}
-	var stages []release.StageResult
-	for _, line := range strings.Split(out[i+len("\nStages\n"):], "\n") {
-		if strings.TrimSpace(line) == "" {
-			break
-		}
-		m := stageLine.FindStringSubmatch(line)
-		if m == nil {
-			return nil, fmt.Errorf("release summary: cannot read stage line %q", line)
-		}
-		if m[1] == "total" || m[2] == "-" {
-			continue
-		}
-		d, err := time.ParseDuration(m[2])
-		if err != nil {
-			return nil, fmt.Errorf("release summary: stage %q: duration %q: %w", m[1], m[2], err)
-		}
-		stages = append(stages, release.StageResult{Name: m[1], Duration: d, Result: strings.TrimSpace(m[3])})
-	}
-	return stages, nil
 }

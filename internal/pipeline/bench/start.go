@@ -109,15 +109,8 @@ func pollReady(ctx context.Context, url string, timeout time.Duration) error {
 	client := http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
+		if ok, err := image.Ready(ctx, &client, url); ok || err != nil {
 			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
 		}
 		select {
 		case <-ctx.Done():

@@ -79,6 +79,20 @@ func portArg(p int) string {
 	return strconv.Itoa(p)
 }
 
+// Ready reports whether url answers 200 now; a connection error is "not yet", not an error.
+func Ready(ctx context.Context, client *http.Client, url string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, nil
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}
+
 // WaitReady polls /readyz until it answers 200. It fails at once if the container exits, and
 // after timeout otherwise; the error carries the container's last log lines.
 func (c *Container) WaitReady(ctx context.Context, timeout time.Duration) error {
@@ -89,15 +103,8 @@ func (c *Container) WaitReady(ctx context.Context, timeout time.Duration) error 
 			c.resolveURL(ctx)
 		}
 		if c.URL != "" {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/readyz", nil)
-			if err != nil {
+			if ok, err := Ready(ctx, &client, c.URL+"/readyz"); ok || err != nil {
 				return err
-			}
-			if resp, err := client.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
 			}
 		}
 		running, state := c.running(ctx)

@@ -46,6 +46,16 @@ func StateDir(root string) string {
 	return filepath.Join(root, ".slipway")
 }
 
+// LogFile creates (or truncates) .slipway/logs/<name>.log, where a stage keeps the full output
+// of a tool whose progress it summarises.
+func LogFile(root, name string) (*os.File, error) {
+	dir := filepath.Join(StateDir(root), "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(filepath.Join(dir, name+".log"))
+}
+
 // Offline reports SLIPWAY_OFFLINE: upstream images come from stand-ins in the local registry and
 // checks that need a database not present locally report NOT RUN instead of failing.
 func Offline() bool {

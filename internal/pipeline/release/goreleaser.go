@@ -112,15 +112,12 @@ func targetPlatform(t string) (string, error) {
 // section that ends at the next one. The full log goes to
 // .slipway/logs/goreleaser.log; a failure carries its tail.
 func runGoreleaser(ctx context.Context, st *stages, in inputs, env, args []string) error {
-	logPath := filepath.Join(project.StateDir(in.root), "logs", "goreleaser.log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return err
-	}
-	logf, err := os.Create(logPath)
+	logf, err := project.LogFile(in.root, "goreleaser")
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
+	logPath := logf.Name()
 	st.distTouched = true
 	timer := &sectionTimer{out: st.out, now: time.Now}
 	start := time.Now()

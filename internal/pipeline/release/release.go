@@ -84,10 +84,16 @@ func (s *stages) skipped(name, why string) {
 	s.results = append(s.results, StageResult{Name: name, Result: "SKIPPED (" + why + ")"})
 }
 
-// Run makes a release. When it fails after goreleaser started, the partial dist/ is moved to
+// Run makes a release and returns its stages with their times, as the summary prints them
+// (the bench reads them). When it fails after goreleaser started, the partial dist/ is moved to
 // .slipway/failed-release/, so dist/ never holds a release that looks complete but is not.
-func Run(ctx context.Context, o Options) (err error) {
+func Run(ctx context.Context, o Options) ([]StageResult, error) {
 	st := &stages{out: o.Out}
+	err := runStages(ctx, o, st)
+	return st.results, err
+}
+
+func runStages(ctx context.Context, o Options, st *stages) (err error) {
 	defer st.setAsideOnFailure(o.Root, &err)
 
 	var in inputs

@@ -367,19 +367,58 @@ func (b *builder) goroot(l *layer, arch string) error {
 	return nil
 }
 
+// Ensure builds the stand-ins on first use: with SLIPWAY_OFFLINE=1, when any is missing from
+// the project's registry, it runs Setup, so `mage release` or `mage docker:build` works on a
+// fresh clone with no separate `mage setup`. Stand-ins that are there are used as they are;
+// checking that they are current is setup's slower job.
+func Ensure(ctx context.Context, root string, out io.Writer) error {
+	if !project.Offline() {
+		return nil
+	}
+	addr, crane, err := projectRegistry(ctx, root)
+	if err != nil {
+		return err
+	}
+	missing := Missing(ctx, crane, addr)
+	if len(missing) == 0 {
+		return nil
+	}
+	fmt.Fprintf(out, "offline: %s not in the project's registry yet: building the stand-ins now (`mage setup` refreshes them)\n",
+		strings.Join(missing, ", "))
+	return Setup(ctx, root, out)
+}
+
+// projectRegistry starts the project's registry if need be and installs crane, which talks to it.
+func projectRegistry(ctx context.Context, root string) (addr, crane string, err error) {
+	reg, err := registry.Project(ctx, root)
+	if err != nil {
+		return "", "", err
+	}
+	crane, err = tools.Path(ctx, root, "crane")
+	return reg.Addr, crane, err
+}
+
+// Missing lists the stand-ins that the registry at addr does not hold, by tag.
+func Missing(ctx context.Context, crane, addr string) []string {
+	var missing []string
+	for _, u := range image.Upstream {
+		ref := u.In(addr + "/" + image.StandInPrefix)
+		if _, err := run.Output(ctx, crane, "digest", ref); err != nil {
+			missing = append(missing, ref)
+		}
+	}
+	return missing
+}
+
 // Setup fills the project's registry with current stand-ins (`SLIPWAY_OFFLINE=1 mage setup`),
 // starting the registry if it is not running, and says loudly what it made.
 func Setup(ctx context.Context, root string, out io.Writer) error {
-	reg, err := registry.Project(ctx, root)
+	addr, crane, err := projectRegistry(ctx, root)
 	if err != nil {
 		return err
 	}
-	crane, err := tools.Path(ctx, root, "crane")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "offline: building stand-ins for the upstream images into the project's registry %s\n", reg.Addr)
-	imgs, err := Build(ctx, Options{Crane: crane, Registry: reg.Addr, Cache: filepath.Join(project.StateDir(root), "standin"), Out: out})
+	fmt.Fprintf(out, "offline: building stand-ins for the upstream images into the project's registry %s\n", addr)
+	imgs, err := Build(ctx, Options{Crane: crane, Registry: addr, Cache: filepath.Join(project.StateDir(root), "standin"), Out: out})
 	if err != nil {
 		return err
 	}
