@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,23 +10,9 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 // Helpers shared by the end-to-end tests.
-
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := tools.Path(context.Background(), root, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // mage runs a target in dir and fails the test if it fails.
 func mage(t *testing.T, dir string, env []string, target string) string {

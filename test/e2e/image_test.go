@@ -29,6 +29,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
@@ -50,7 +51,7 @@ func newImageFixture(t testing.TB, out io.Writer) *imageFixture {
 		t.Fatal(err)
 	}
 	f := &imageFixture{root: root, arch: runtime.GOARCH, registry: startRegistry(t)}
-	crane := tool(t, "crane")
+	crane := toolstest.Path(t, "crane")
 	// The package cache is the checkout's, so the Debian packages are fetched once per machine.
 	if _, err := standin.Build(ctx, standin.Options{Crane: crane, Registry: f.registry,
 		Cache: filepath.Join(project.StateDir(root), "standin"), Out: out}); err != nil {

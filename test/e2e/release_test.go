@@ -13,6 +13,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // TestLocalRelease is `mage release` on a fresh clone, offline: every stage runs, the result
@@ -43,8 +44,8 @@ func TestLocalRelease(t *testing.T) {
 		mage(t, clone, env, "verify")
 	})
 
-	cosign := tool(t, "cosign")
-	crane := tool(t, "crane")
+	cosign := toolstest.Path(t, "cosign")
+	crane := toolstest.Path(t, "crane")
 	ours := sign.Verifier{Cosign: cosign, Key: filepath.Join(clone, ".slipway", "cosign.pub")}
 	other := otherKey(t, cosign)
 

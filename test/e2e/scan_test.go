@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // The fixture database's one advisory: the module the test image (test/e2e/testdata/modapp)
@@ -32,8 +33,8 @@ const (
 // the checkout and shows each of its checks failing on a real finding.
 func TestScanGate(t *testing.T) {
 	ctx := context.Background()
-	crane := tool(t, "crane")
-	trivy := tool(t, "trivy")
+	crane := toolstest.Path(t, "crane")
+	trivy := toolstest.Path(t, "trivy")
 	reg := startRegistry(t)
 	image := scanTestImage(t, crane, reg)
 	noDB := reg + "/empty/trivy-db:2"
@@ -153,7 +154,7 @@ func TestScanGate(t *testing.T) {
 // startRegistry runs a registry of the test's own on a free loopback port.
 func startRegistry(t testing.TB) string {
 	t.Helper()
-	r, err := registry.Start(context.Background(), tool(t, "registry"), t.TempDir(), "127.0.0.1:0")
+	r, err := registry.Start(context.Background(), toolstest.Path(t, "registry"), t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func BenchmarkScanGate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	crane := tool(b, "crane")
+	crane := toolstest.Path(b, "crane")
 	reg := startRegistry(b)
 	sev, err := scan.ParseSeverities("")
 	if err != nil {
@@ -184,7 +185,7 @@ func BenchmarkScanGate(b *testing.B) {
 	}
 	tmp := b.TempDir()
 	o := scan.Options{
-		Root: root, Trivy: tool(b, "trivy"), CacheDir: filepath.Join(tmp, "cache"), OutDir: filepath.Join(tmp, "scan"),
+		Root: root, Trivy: toolstest.Path(b, "trivy"), CacheDir: filepath.Join(tmp, "cache"), OutDir: filepath.Join(tmp, "scan"),
 		Severities: sev, Offline: true, DBRepository: fixtureDB(b, crane, reg), ConfigFiles: scan.ConfigFiles,
 		Images: []string{scanTestImage(b, crane, reg)},
 	}

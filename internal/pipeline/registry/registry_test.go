@@ -7,26 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
-// pinned is the pinned registry binary, built on first use.
-func pinned(t *testing.T) string {
-	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := tools.Path(context.Background(), root, "registry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 func TestStartServesV2AndStops(t *testing.T) {
-	r, err := Start(context.Background(), pinned(t), t.TempDir(), "127.0.0.1:0")
+	r, err := Start(context.Background(), toolstest.Path(t, "registry"), t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +43,7 @@ func TestRefusesNonLoopback(t *testing.T) {
 
 // Ensure starts the project's registry once; later runs find it answering and reuse it.
 func TestEnsureStartsThenReuses(t *testing.T) {
-	bin := pinned(t)
+	bin := toolstest.Path(t, "registry")
 	dead, err := Start(context.Background(), "/bin/false", t.TempDir(), "127.0.0.1:0") // /bin/false never answers
 	if err == nil {
 		t.Fatalf("a registry that never answers was accepted: %+v", dead)

@@ -10,36 +10,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
-
-func installed(t *testing.T, name string) string {
-	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tool, err := tools.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ok, err := tool.Installed(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		t.Skipf("%s is not installed: run `go run mage.go setup` (CI does, before the tests)", name)
-	}
-	return p
-}
 
 // fakeRelease writes a signed dist/ the way goreleaser lays it out: archives, their SBOMs,
 // checksums.txt and its bundle. It returns the dist directory and a verifier for it.
 func fakeRelease(t *testing.T, files map[string]string) (string, sign.Verifier) {
 	t.Helper()
-	cosign := installed(t, "cosign")
+	cosign := toolstest.Installed(t, "cosign")
 	t.Setenv(sign.PasswordEnv, "test")
 	dir := t.TempDir()
 	dist := filepath.Join(dir, "dist")

@@ -7,31 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
-
-// cosignBin finds the pinned cosign without building it (a cold build takes minutes); `mage
-// setup` installs it, and CI runs setup before the tests.
-func cosignBin(t *testing.T) string {
-	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tool, err := tools.Lookup("cosign")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ok, err := tool.Installed(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		t.Skip("cosign is not installed: run `go run mage.go setup` (CI does, before the tests)")
-	}
-	return p
-}
 
 func newKey(t *testing.T, cosign, dir string) KeyPair {
 	t.Helper()
@@ -47,7 +24,7 @@ func newKey(t *testing.T, cosign, dir string) KeyPair {
 }
 
 func TestEnsureGeneratesOnceAndKeepsThePair(t *testing.T) {
-	cosign := cosignBin(t)
+	cosign := toolstest.Installed(t, "cosign")
 	t.Setenv(PasswordEnv, "test-password")
 	k := newKey(t, cosign, t.TempDir())
 	before, err := os.ReadFile(k.Private)
@@ -96,7 +73,7 @@ func TestEnsureNeedsAPassword(t *testing.T) {
 }
 
 func TestSignBlobVerifiesAndRejectsTamperingAndOtherKeys(t *testing.T) {
-	cosign := cosignBin(t)
+	cosign := toolstest.Installed(t, "cosign")
 	t.Setenv(PasswordEnv, "test-password")
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -9,29 +9,17 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // Missing names every stand-in the registry lacks, and stops naming one once it is pushed: what
 // decides whether `mage release` on a fresh clone builds the stand-ins first.
 func TestMissingFollowsTheRegistry(t *testing.T) {
 	ctx := context.Background()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	regBin, err := tools.Path(ctx, root, "registry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crane, err := tools.Path(ctx, root, "crane")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.Start(ctx, regBin, t.TempDir(), "127.0.0.1:0")
+	crane := toolstest.Path(t, "crane")
+	reg, err := registry.Start(ctx, toolstest.Path(t, "registry"), t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
