@@ -8,6 +8,13 @@ import (
 	"os"
 
 	"github.com/magefile/mage/mage"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
-func main() { os.Exit(mage.Main()) }
+func main() {
+	// `go run` dies on SIGTERM without passing it on; this runner then gets a SIGTERM of its
+	// own, dies too, and the compiled magefile (which asks for the same) stops its targets.
+	run.DieWithParent()
+	os.Exit(mage.Main())
+}

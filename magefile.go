@@ -23,11 +23,16 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
+
+// SIGTERM (a CI cancel, `timeout`, `kill`) stops a target the way Ctrl-C does: its context is
+// cancelled and what it started is stopped, instead of the magefile dying with children left.
+func init() { run.Interruptible() }
 
 // `mage build`, `mage verify` and `mage release` name namespaces as well as single targets;
 // Go cannot have a func and a type of one name, so those three are aliases.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
@@ -61,7 +62,7 @@ func RunDev(ctx context.Context, o DevOptions) error {
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
 	// Streamed for as long as the container runs; run.Cmd would also keep every line in memory.
-	logs := exec.CommandContext(logCtx, "docker", "logs", "--follow", c.Name)
+	logs := run.Group(exec.CommandContext(logCtx, "docker", "logs", "--follow", c.Name))
 	logs.Stdout, logs.Stderr = NewLogWriter(o.Out), NewLogWriter(o.Out)
 	if err := logs.Start(); err != nil {
 		_ = Remove(cleanup, c.Name)

@@ -2,6 +2,10 @@
 //
 // One helper for every stage so that failures read the same everywhere: the error names
 // the command and carries the tail of its output, instead of a bare "exit status 1".
+//
+// Every command runs in a process group of its own, and a cancelled context ends the whole
+// group (SIGTERM, then SIGKILL after KillGrace): goreleaser's own children (go build, cosign,
+// trivy) go with it, so an interrupted target leaves nothing running.
 package run
 
 import (
@@ -35,11 +39,11 @@ func (c Cmd) Output(ctx context.Context, name string, args ...string) (string, e
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = tee(&stdout, c.Stdout)
 	cmd.Stderr = tee(&stderr, c.Stderr)
-	if err := cmd.Run(); err != nil {
+	if err := Group(cmd).Run(); err != nil {
 		return strings.TrimSpace(stdout.String()), &Error{
 			Command: Quote(name, args...),
 			Output:  tail(stderr.String()+stdout.String(), 40),
-			Err:     err,
+			Err:     ctxErr(ctx, err),
 		}
 	}
 	return strings.TrimSpace(stdout.String()), nil
