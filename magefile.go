@@ -136,6 +136,13 @@ func Test(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The end-to-end tests drive the pinned tools: build what is missing first, one at a time
+	// with progress, rather than from parallel test packages at once.
+	if quality.E2E() {
+		if _, err := tools.Ensure(ctx, root, os.Stdout, tools.Names()...); err != nil {
+			return err
+		}
+	}
 	return quality.Test(ctx, root, quality.E2E(), os.Stdout)
 }
 
@@ -174,32 +181,19 @@ func Vuln(ctx context.Context) error {
 
 // ---- tools ----
 
-// Setup installs every pinned tool (tools/<name>/go.mod) into .slipway/tools and reports each one.
-// It also installs buildx as a Docker CLI plugin and, with SLIPWAY_OFFLINE=1, fills the project's
-// loopback registry with stand-ins for the upstream base images (from Debian packages and Go).
+// Setup installs every pinned tool (tools/<name>/go.mod) into .slipway/tools, the buildx Docker
+// CLI plugin, and with SLIPWAY_OFFLINE=1 fresh stand-ins for the upstream base images. No target
+// needs it first: each installs what it uses on first use. It is for preparing a machine ahead.
 func Setup(ctx context.Context) error {
 	root, err := project.Root()
 	if err != nil {
 		return err
 	}
-	for _, t := range tools.All {
-		v, err := t.Version(root)
-		if err != nil {
-			return err
-		}
-		_, had, err := t.Installed(root)
-		if err != nil {
-			return err
-		}
-		p, err := t.Path(ctx, root)
-		if err != nil {
-			return err
-		}
-		state := "installed"
-		if had {
-			state = "found"
-		}
-		fmt.Printf("%-14s %-10s %-9s %s\n", t.Name, v, state, p)
+	if _, err := tools.Ensure(ctx, root, os.Stdout, tools.Names()...); err != nil {
+		return err
+	}
+	if err := tools.Report(root, os.Stdout); err != nil {
+		return err
 	}
 	if err := image.SetupBuildx(ctx, root, os.Stdout); err != nil {
 		return err
@@ -216,21 +210,23 @@ func Setup(ctx context.Context) error {
 // base images from a mirror; SLIPWAY_OFFLINE=1 from the stand-ins `mage setup` made.
 type Docker mg.Namespace
 
-// standIns builds the offline stand-in base images if they are missing (SLIPWAY_OFFLINE=1 only),
+// standIns builds the offline stand-ins of refs if they are missing (SLIPWAY_OFFLINE=1 only),
 // for every target that builds an image: a fresh clone needs no separate `mage setup`.
-func standIns(ctx context.Context) error {
+func standIns(ctx context.Context, refs ...image.Ref) error {
 	root, err := project.Root()
 	if err != nil {
 		return err
 	}
-	return standin.Ensure(ctx, root, os.Stdout)
+	return standin.Ensure(ctx, root, os.Stdout, refs...)
 }
 
 // Build builds slipway:dev, the image releases ship, from the mage-built binary. It uses
 // Dockerfile.distroless for this machine's Linux architecture, also tags slipway:<version> and
 // prints the image size per layer.
 func (Docker) Build(ctx context.Context) error {
-	mg.CtxDeps(ctx, standIns)
+	if err := standIns(ctx, image.Distroless); err != nil {
+		return err
+	}
 	p, err := platform.Parse("linux/" + runtime.GOARCH)
 	if err != nil {
 		return err
@@ -254,7 +250,9 @@ func (Docker) Build(ctx context.Context) error {
 // Source builds slipway:dev-alpine from source with the multi-stage Dockerfile (Go builder,
 // Alpine runtime), version-stamped, and prints its size per layer.
 func (Docker) Source(ctx context.Context) error {
-	mg.CtxDeps(ctx, standIns)
+	if err := standIns(ctx, image.Go, image.Alpine); err != nil {
+		return err
+	}
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -298,7 +296,6 @@ type Release mg.Namespace
 // loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
-	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -447,7 +444,9 @@ func (Deploy) Image() error {
 // BENCHMARKS.md (BENCH_WRITE=1 or 0 overrides). About 10 minutes on 2 cores with warm caches;
 // the release case needs COSIGN_PASSWORD and replaces dist/.
 func Bench(ctx context.Context) error {
-	mg.CtxDeps(ctx, standIns)
+	if err := standIns(ctx, image.Upstream...); err != nil {
+		return err
+	}
 	root, err := project.Root()
 	if err != nil {
 		return err

@@ -87,7 +87,10 @@ func TestImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkConfig(t, info, f.local.Stamp)
+		checkConfig(t, info, f.local.Stamp, shipped)
+		if got, want := fileInImage(t, f.local.Repo+":dev", shipped.entrypoint), sha256File(t, f.binary); got != want {
+			t.Errorf("the image's binary (sha256 %s) differs from mage's (%s)", got, want)
+		}
 		st, err := os.Stat(f.binary)
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +106,7 @@ func TestImages(t *testing.T) {
 		if err := image.CheckShippable(ref, info.Config.Labels, true); err != nil {
 			t.Errorf("offline mode must accept it: %v", err)
 		}
-		checkRunning(t, f.local.Repo+":dev", nil)
+		checkRunning(t, f.local.Repo+":dev", shipped.entrypoint, nil)
 	})
 
 	t.Run("alpine from source", func(t *testing.T) {
@@ -111,14 +114,14 @@ func TestImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkConfig(t, info, f.local.Stamp)
+		checkConfig(t, info, f.local.Stamp, fromSource)
 		tag := f.local.Repo + ":dev-alpine"
 		// Same toolchain, flags and stamp as `mage build`: the same bytes.
 		if got, want := fileInImage(t, tag, "/usr/local/bin/slipway"), sha256File(t, f.binary); got != want {
 			t.Errorf("the Dockerfile's binary (sha256 %s) differs from mage's (%s)", got, want)
 		}
 		// Alpine has a shell, so the hardening shows from inside too.
-		checkRunning(t, tag, func(c string) {
+		checkRunning(t, tag, fromSource.entrypoint, func(c string) {
 			if out := dockerExec(t, c, "id", "-u"); out != "65532" {
 				t.Errorf("runs as uid %s, want 65532", out)
 			}
@@ -167,21 +170,36 @@ func TestImages(t *testing.T) {
 	t.Run("docker:run end to end", func(t *testing.T) { dockerRunEndToEnd(t, f) })
 }
 
-// checkConfig asserts the image config both Dockerfiles must produce.
-func checkConfig(t *testing.T, info image.Info, stamp version.Stamp) {
+// imageShape is what differs between the two images: the one releases ship has ko's layout (ko
+// builds it in a release; Dockerfile.distroless lays out the same), which has no EXPOSE or
+// HEALTHCHECK; the Alpine one from source keeps the classic layout.
+type imageShape struct {
+	entrypoint  string
+	port        bool // EXPOSE 8080
+	healthcheck bool
+}
+
+var (
+	shipped    = imageShape{entrypoint: "/ko-app/slipway"}
+	fromSource = imageShape{entrypoint: "/usr/local/bin/slipway", port: true, healthcheck: true}
+)
+
+// checkConfig asserts the image config a Dockerfile must produce.
+func checkConfig(t *testing.T, info image.Info, stamp version.Stamp, shape imageShape) {
 	t.Helper()
 	c := info.Config
 	if c.User != "65532:65532" {
 		t.Errorf("user %q, want 65532:65532", c.User)
 	}
-	if strings.Join(c.Entrypoint, " ") != "/usr/local/bin/slipway" {
-		t.Errorf("entrypoint %q", c.Entrypoint)
+	if strings.Join(c.Entrypoint, " ") != shape.entrypoint {
+		t.Errorf("entrypoint %q, want %s", c.Entrypoint, shape.entrypoint)
 	}
-	if _, ok := c.ExposedPorts["8080/tcp"]; !ok || len(c.ExposedPorts) != 1 {
-		t.Errorf("exposed ports %v, want 8080/tcp", c.ExposedPorts)
+	if _, ok := c.ExposedPorts["8080/tcp"]; ok != shape.port || len(c.ExposedPorts) > 1 {
+		t.Errorf("exposed ports %v, want 8080/tcp: %v", c.ExposedPorts, shape.port)
 	}
-	if c.Healthcheck == nil || strings.Join(c.Healthcheck.Test, " ") != "CMD /usr/local/bin/slipway healthcheck" {
-		t.Errorf("healthcheck %+v", c.Healthcheck)
+	want := "CMD " + shape.entrypoint + " healthcheck"
+	if got := c.Healthcheck != nil && strings.Join(c.Healthcheck.Test, " ") == want; got != shape.healthcheck {
+		t.Errorf("healthcheck %+v, want %q: %v", c.Healthcheck, want, shape.healthcheck)
 	}
 	for k, want := range map[string]string{
 		"org.opencontainers.image.version":  stamp.Version,
@@ -201,7 +219,7 @@ func checkConfig(t *testing.T, info image.Info, stamp version.Stamp) {
 
 // checkRunning runs the image hardened, checks it from the host and from inside (inside, if not
 // nil, adds checks of its own), then stops it as `docker stop` would.
-func checkRunning(t *testing.T, ref string, inside func(container string)) {
+func checkRunning(t *testing.T, ref, entrypoint string, inside func(container string)) {
 	t.Helper()
 	ctx := context.Background()
 	name := "slipway-e2e-" + randomHex(t)
@@ -241,8 +259,8 @@ func checkRunning(t *testing.T, ref string, inside func(container string)) {
 
 	// The image's own healthcheck command: healthy while the server answers, unhealthy when
 	// pointed where nothing listens.
-	dockerExec(t, name, "/usr/local/bin/slipway", "healthcheck")
-	if out, err := exec.Command("docker", "exec", "-e", "SLIPWAY_ADDR=127.0.0.1:9", name, "/usr/local/bin/slipway", "healthcheck").CombinedOutput(); err == nil ||
+	dockerExec(t, name, entrypoint, "healthcheck")
+	if out, err := exec.Command("docker", "exec", "-e", "SLIPWAY_ADDR=127.0.0.1:9", name, entrypoint, "healthcheck").CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), "unhealthy") {
 		t.Errorf("healthcheck against a closed port: %v %s, want unhealthy and a failure", err, out)
 	}

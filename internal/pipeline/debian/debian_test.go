@@ -1,8 +1,13 @@
 package debian
 
 import (
+	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,38 +21,61 @@ func TestVersionsByArch(t *testing.T) {
 	}
 }
 
-// A package unpacked after apt's lists last changed is reused without asking apt; one unpacked
-// before an `apt-get update` is not (apt may offer a newer version now).
-func TestUnpackedIsReusedOnlyWhileAptListsAreOlder(t *testing.T) {
-	lists, err := os.Stat(listsDir)
-	if err != nil {
-		t.Skipf("no apt lists here (%v): not a Debian machine", err)
+// Every path apt may write is under the project's directory, and dpkg's real status is never read.
+func TestAptWritesOnlyItsOwnDirectory(t *testing.T) {
+	opts := newApt("/p/.slipway/standin/apt-arm64", "arm64").options()
+	joined := strings.Join(opts, " ")
+	for _, want := range []string{"Dir::State=/p/.slipway/standin/apt-arm64/state", "Dir::Cache=/p/.slipway/standin/apt-arm64/cache",
+		"Dir::State::status=/dev/null", "Debug::NoLocking=1", "APT::Architecture=arm64", "APT::Architectures::=arm64"} {
+		if !slices.Contains(opts, want) {
+			t.Errorf("apt options lack %s: %s", want, joined)
+		}
 	}
+}
+
+// A real fetch of a foreign-architecture package leaves the machine's apt and dpkg as they were
+// and works again offline from what it unpacked.
+func TestFetchLeavesTheHostAlone(t *testing.T) {
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("not a Debian machine")
+	}
+	if testing.Short() {
+		t.Skip("fetches from Debian's mirrors")
+	}
+	before := hostAptState(t)
 	cache := t.TempDir()
-	stamp := func(arch string, when time.Time) {
-		dir := filepath.Join(cache, "busybox-static_"+arch)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
+	var out bytes.Buffer
+	pkgs, err := Fetch(context.Background(), &out, cache, "busybox-static", false, "arm64")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(pkgs) != 1 || pkgs[0].Version == "" {
+		t.Fatalf("Fetch = %+v", pkgs)
+	}
+	if _, err := os.Stat(filepath.Join(pkgs[0].Root, "bin", "busybox")); err != nil {
+		t.Fatal(err)
+	}
+	if after := hostAptState(t); after != before {
+		t.Errorf("the machine's apt/dpkg state changed:\nbefore %s\nafter  %s", before, after)
+	}
+	// Unpacked once, reused without apt: PATH without apt-get would still find it.
+	out.Reset()
+	again, err := Fetch(context.Background(), &out, cache, "busybox-static", false, "arm64")
+	if err != nil || again[0] != pkgs[0] || out.Len() != 0 {
+		t.Errorf("second Fetch = %+v, %v, printed %q; want the same package, silently", again, err, out.String())
+	}
+}
+
+// hostAptState fingerprints what a root apt-get update or dpkg --add-architecture would change.
+func hostAptState(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{"/var/lib/apt/lists", "/var/lib/dpkg/arch", "/var/lib/dpkg/status", "/var/cache/apt"} {
+		if st, err := os.Stat(p); err == nil {
+			b.WriteString(p + "@" + st.ModTime().Format(time.RFC3339Nano) + " ")
 		}
-		p := filepath.Join(dir, ".version")
-		if err := os.WriteFile(p, []byte("1:1.35"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, when, when); err != nil {
-			t.Fatal(err)
-		}
 	}
-	stamp("amd64", lists.ModTime().Add(time.Minute))
-	if _, ok := unpacked(cache, "busybox-static", []string{"amd64", "arm64"}); ok {
-		t.Error("reused with arm64 missing")
-	}
-	stamp("arm64", lists.ModTime().Add(-time.Minute))
-	if _, ok := unpacked(cache, "busybox-static", []string{"amd64", "arm64"}); ok {
-		t.Error("reused a package fetched before apt's lists changed")
-	}
-	stamp("arm64", lists.ModTime().Add(time.Minute))
-	pkgs, ok := unpacked(cache, "busybox-static", []string{"amd64", "arm64"})
-	if !ok || len(pkgs) != 2 || pkgs[1].Version != "1:1.35" || pkgs[1].Arch != "arm64" {
-		t.Errorf("not reused: %+v %v", pkgs, ok)
-	}
+	arches, _ := exec.Command("dpkg", "--print-foreign-architectures").Output()
+	b.WriteString("foreign=" + strings.TrimSpace(string(arches)))
+	return b.String()
 }

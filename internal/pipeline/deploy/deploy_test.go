@@ -49,14 +49,13 @@ func TestReleasedImage(t *testing.T) {
 	for _, tc := range []struct{ name, json, want, err string }{
 		{"tags share one digest", `[
 			{"name":"widget_1.2.3_linux_amd64.tar.gz","type":"Archive","extra":{}},
-			{"name":"ghcr.io/acme/widget:v1.2.3","type":"Docker Image","extra":{"Digest":"` + digest + `"}},
-			{"name":"ghcr.io/acme/widget:latest","type":"Docker Image","extra":{"Digest":"` + digest + `"}}]`,
+			{"name":"ghcr.io/acme/widget@` + digest + `","type":"Docker Manifest","extra":{"Digest":"` + digest + `"}}]`,
 			"ghcr.io/acme/widget@" + digest, ""},
 		{"two different images", `[
-			{"name":"ghcr.io/acme/widget:v1.2.3","type":"Docker Image","extra":{"Digest":"` + digest + `"}},
-			{"name":"ghcr.io/acme/widget-debug:v1.2.3","type":"Docker Image","extra":{"Digest":"` + other + `"}}]`,
+			{"name":"ghcr.io/acme/widget@` + digest + `","type":"Docker Manifest","extra":{"Digest":"` + digest + `"}},
+			{"name":"ghcr.io/acme/widget-debug:v1.2.3@` + other + `","type":"Docker Manifest","extra":{"Digest":"` + other + `"}}]`,
 			"", "2 different images"},
-		{"snapshot (never pushed)", `[{"name":"widget:v1.2.3-amd64","type":"Docker Image","extra":{}}]`,
+		{"snapshot (never pushed)", `[{"name":"ko.local/widget:v1.2.3","type":"Docker Manifest","extra":{}}]`,
 			"", "was not pushed"},
 		{"no image at all", `[{"name":"widget_1.2.3_linux_amd64.tar.gz","type":"Archive"}]`, "", "no container image"},
 		{"corrupt", `{`, "", "artifacts.json"},

@@ -44,12 +44,24 @@ func InstallBuildx(bin string) (path string, changed bool, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return path, false, err
 	}
-	// Written beside the target and renamed: the CLI never sees half a plugin.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, want, 0o755); err != nil {
+	// Written beside the target under a name of its own and renamed: the CLI never sees half
+	// a plugin, and two installs at once (parallel test packages) do not collide.
+	f, err := os.CreateTemp(dir, "docker-buildx.*.tmp")
+	if err != nil {
 		return path, false, err
 	}
-	return path, true, os.Rename(tmp, path)
+	defer os.Remove(f.Name()) // nothing left after a successful rename
+	_, err = f.Write(want)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err != nil {
+		return path, false, err
+	}
+	return path, true, os.Rename(f.Name(), path)
 }
 
 // CheckBuildx fails with ErrNoBuildx unless `docker buildx` works.

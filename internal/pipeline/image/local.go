@@ -120,12 +120,15 @@ func (l *Local) FromSource(ctx context.Context, arch string) (Info, error) {
 }
 
 func (l *Local) build(ctx context.Context, o BuildOptions, name string) (Info, error) {
+	if err := EnsureBuildx(ctx, l.Root, l.Out); err != nil {
+		return Info{}, err
+	}
 	o.Progress = l.Out
 	if _, err := Build(ctx, o); err != nil {
 		if strings.Contains(err.Error(), "load metadata for") && !l.Source.StandIns {
 			return Info{}, fmt.Errorf("a base image could not be fetched (see above). Without access to its registry, "+
-				"run `%s=1 mage setup` once and build with %s=1 (local stand-ins), or set %s=host/prefix to a mirror: %w",
-				OfflineEnv, OfflineEnv, MirrorEnv, err)
+				"build with %s=1 (local stand-ins, built on first use), or set %s=host/prefix to a mirror: %w",
+				OfflineEnv, MirrorEnv, err)
 		}
 		return Info{}, err
 	}
@@ -153,7 +156,7 @@ func (l *Local) resolve(ctx context.Context, r Ref) (string, error) {
 		return "", err
 	}
 	if res.StandIn {
-		fmt.Fprintf(l.Out, "!! OFFLINE STAND-IN in use: %s\n!!   instead of %s\n!!   (built by `%s=1 mage setup`; a release refuses images built on it unless %s=1)\n",
+		fmt.Fprintf(l.Out, "!! OFFLINE STAND-IN in use: %s\n!!   instead of %s\n!!   (built on first use with %s=1; a release refuses images built on it unless %s=1)\n",
 			res.Ref, r, OfflineEnv, OfflineEnv)
 	} else if l.Source.Mirror != "" {
 		fmt.Fprintf(l.Out, "base image from the mirror: %s\n", res.Ref)

@@ -96,7 +96,7 @@ func TestBuildWithoutBuildx(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no cli-plugins here
 	t.Setenv("PATH", fakeDocker(t, "buildx", "'buildx' is not a docker command."))
 	_, err := Build(context.Background(), BuildOptions{Dockerfile: "Dockerfile", Context: ".", Platform: "linux/amd64"})
-	if !errors.Is(err, ErrNoBuildx) || !strings.Contains(err.Error(), "mage setup") {
+	if !errors.Is(err, ErrNoBuildx) || !strings.Contains(err.Error(), "cli-plugins") {
 		t.Errorf("got %v, want ErrNoBuildx", err)
 	}
 }

@@ -13,10 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
@@ -197,4 +199,32 @@ func Labels(ctx context.Context, crane, ref, platform string) (map[string]string
 }
 
 // ErrNoBuildx is returned when the Docker CLI has no buildx plugin.
-var ErrNoBuildx = errors.New("docker buildx not found: run `mage setup` (it installs the pinned buildx as a Docker CLI plugin)")
+var ErrNoBuildx = errors.New("docker buildx not found: docker:build installs the pinned buildx as a Docker CLI plugin " +
+	"into $DOCKER_CONFIG/cli-plugins (so does `mage setup`); if it is there, check that `docker buildx version` works")
+
+// RegistryCheck is the preflight check that the registry r is fetched from answers: the
+// mirror's, or r's own. Offline (stand-ins) there is nothing to reach.
+func (s Source) RegistryCheck(r Ref) preflight.Check {
+	host := r.Registry
+	if s.Mirror != "" {
+		host, _, _ = strings.Cut(s.Mirror, "/")
+	}
+	if host == "docker.io" {
+		host = "registry-1.docker.io" // Docker Hub's API host
+	}
+	scheme := "https"
+	if h, _, err := net.SplitHostPort(host); (err == nil && isLoopback(h)) || isLoopback(host) {
+		scheme = "http"
+	}
+	fix := fmt.Sprintf("the base image %s cannot be fetched; on a machine that cannot pull, set %s=1 (stand-ins built locally) "+
+		"or %s=host/prefix (a mirror that holds it)", r, OfflineEnv, MirrorEnv)
+	if s.Mirror != "" {
+		fix = fmt.Sprintf("the mirror %s=%s does not answer; check it, or unset it", MirrorEnv, s.Mirror)
+	}
+	return preflight.Reachable("base image registry", scheme+"://"+host+"/v2/", fix)
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}

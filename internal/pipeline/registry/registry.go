@@ -79,10 +79,7 @@ func Start(ctx context.Context, bin, dir, addr string) (*Registry, error) {
 // Ensure returns the project's registry, starting it if no earlier run left one answering.
 // Its address and pid are kept in .slipway/registry so later runs (and `mage clean`) find it.
 func Ensure(ctx context.Context, bin, stateDir string) (*Registry, error) {
-	addr := os.Getenv("SLIPWAY_REGISTRY_ADDR")
-	if addr == "" {
-		addr = DefaultAddr
-	}
+	addr := Addr()
 	dir := filepath.Join(stateDir, "registry")
 	pidFile := filepath.Join(dir, "pid")
 	if answers(addr) {

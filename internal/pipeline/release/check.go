@@ -5,18 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/buildkit"
-	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 // Needs are the pinned tools a full release runs.
-var Needs = []string{"goreleaser", "cosign", "trivy", "crane", "registry", "buildx", "buildkitd"}
+var Needs = []string{"goreleaser", "cosign", "trivy", "crane", "registry"}
 
 // Check is `mage release:check`: goreleaser's own config check (which also fails on deprecated
 // settings), .goreleaser.yaml against build:all, and every tool, binary and permission the
@@ -41,12 +38,6 @@ func Check(ctx context.Context, root string, out io.Writer) error {
 			err = fmt.Errorf("not installed: run `go run mage.go setup`")
 		}
 		report(name, p, err)
-	}
-	report("docker buildx", "ok", image.CheckBuildx(ctx))
-	if os.Getenv("BUILDX_BUILDER") != "" {
-		report("builder", "BUILDX_BUILDER="+os.Getenv("BUILDX_BUILDER"), nil)
-	} else {
-		report("buildkitd can run (root, runc)", "ok", buildkit.Requirements())
 	}
 	tw.Flush()
 

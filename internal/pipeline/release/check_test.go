@@ -14,13 +14,13 @@ func TestCheckNamesAMissingTool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("BUILDKITD_BIN", "/nonexistent/buildkitd")
+	t.Setenv("CRANE_BIN", "/nonexistent/crane")
 	var out bytes.Buffer
 	err = Check(context.Background(), root, &out)
-	if err == nil || !strings.Contains(err.Error(), "buildkitd") {
-		t.Fatalf("Check with buildkitd missing: %v\n%s", err, out.String())
+	if err == nil || !strings.Contains(err.Error(), "crane") {
+		t.Fatalf("Check with crane missing: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "MISSING: BUILDKITD_BIN=/nonexistent/buildkitd") {
+	if !strings.Contains(out.String(), "MISSING: CRANE_BIN=/nonexistent/crane") {
 		t.Fatalf("the table does not say what is missing:\n%s", out.String())
 	}
 }

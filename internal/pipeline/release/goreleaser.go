@@ -28,11 +28,11 @@ type grConfig struct {
 		Flags   []string `yaml:"flags"`
 		Ldflags []string `yaml:"ldflags"`
 	} `yaml:"builds"`
-	DockersV2 []struct {
+	Kos []struct {
+		Build     string   `yaml:"build"`
 		Platforms []string `yaml:"platforms"`
-	} `yaml:"dockers_v2"`
-	Signs       []struct{ Args []string } `yaml:"signs"`
-	DockerSigns []struct{ Args []string } `yaml:"docker_signs"`
+	} `yaml:"kos"`
+	Signs []struct{ Args []string } `yaml:"signs"`
 }
 
 func readConfig(root string) (grConfig, error) {
@@ -77,10 +77,13 @@ func CheckConfig(root string, platforms []string) error {
 		return fmt.Errorf("%s: build flags must come from mage (env GOFLAGS={{ .Env.SLIPWAY_GOFLAGS }}, "+
 			"ldflags [\"{{ .Env.SLIPWAY_LDFLAGS }}\"], no flags:), or the release and build:all drift apart", ConfigFile)
 	}
-	for _, d := range c.DockersV2 {
-		for _, p := range d.Platforms {
+	for _, k := range c.Kos {
+		if k.Build != b.ID {
+			return fmt.Errorf("%s: kos must build from builds[0] (build: %s), so the images hold the archives' binaries", ConfigFile, b.ID)
+		}
+		for _, p := range k.Platforms {
 			if !slices.Contains(got, p) {
-				return fmt.Errorf("%s: dockers_v2 platform %s is not built", ConfigFile, p)
+				return fmt.Errorf("%s: kos platform %s is not built", ConfigFile, p)
 			}
 		}
 	}
@@ -151,7 +154,7 @@ type sectionTimer struct {
 // Sections worth a line of their own; the rest (defaults, git state, ...) take milliseconds.
 var timedSections = []string{
 	"building binaries", "archives", "software bill of materials", "calculating checksums",
-	"signing artifacts", "docker images (v2)", "signing docker images",
+	"signing artifacts", "ko",
 }
 
 func (t *sectionTimer) Write(p []byte) (int, error) {

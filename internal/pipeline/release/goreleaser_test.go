@@ -46,20 +46,23 @@ func writeConfig(t *testing.T, body string) string {
 func TestCheckConfigCatchesDrift(t *testing.T) {
 	good := `
 builds:
-  - targets: [linux_amd64_v1, linux_arm64_v8.0]
+  - id: slipway
+    targets: [linux_amd64_v1, linux_arm64_v8.0]
     ldflags: ["{{ .Env.SLIPWAY_LDFLAGS }}"]
-dockers_v2:
-  - platforms: [linux/amd64, linux/arm64]
+kos:
+  - build: slipway
+    platforms: [linux/amd64, linux/arm64]
 `
 	platforms := []string{"linux/arm64", "linux/amd64"}
 	if err := CheckConfig(writeConfig(t, good), platforms); err != nil {
 		t.Fatal(err)
 	}
 	for name, tc := range map[string]struct{ config, want string }{
-		"missing platform": {strings.Replace(good, ", linux_arm64_v8.0", "", 1), "builds linux/amd64 but build:all builds linux/amd64,linux/arm64"},
-		"own ldflags":      {strings.Replace(good, "{{ .Env.SLIPWAY_LDFLAGS }}", "-s -w", 1), "must come from mage"},
-		"own flags":        {strings.Replace(good, "    ldflags", "    flags: [-race]\n    ldflags", 1), "must come from mage"},
-		"unbuilt image":    {strings.Replace(good, "linux/arm64]", "linux/arm64, linux/riscv64]", 1), "linux/riscv64 is not built"},
+		"missing platform":       {strings.Replace(good, ", linux_arm64_v8.0", "", 1), "builds linux/amd64 but build:all builds linux/amd64,linux/arm64"},
+		"own ldflags":            {strings.Replace(good, "{{ .Env.SLIPWAY_LDFLAGS }}", "-s -w", 1), "must come from mage"},
+		"own flags":              {strings.Replace(good, "    ldflags", "    flags: [-race]\n    ldflags", 1), "must come from mage"},
+		"unbuilt image":          {strings.Replace(good, "linux/arm64]", "linux/arm64, linux/riscv64]", 1), "linux/riscv64 is not built"},
+		"image of another build": {strings.Replace(good, "build: slipway", "build: other", 1), "kos must build from builds[0]"},
 	} {
 		err := CheckConfig(writeConfig(t, tc.config), platforms)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -84,8 +87,9 @@ func render(args []string, env []string) []string {
 	return out
 }
 
-// goreleaser signs the checksums file and the images itself; its cosign flags must be the
-// sign package's, for the local key (offline) and for a publishing key alike.
+// goreleaser signs the checksums file itself (the release signs the images after ko pushed
+// them); its cosign flags must be the sign package's, for the local key (offline) and for a
+// publishing key alike.
 func TestGoreleaserSignsLikeTheSignPackage(t *testing.T) {
 	root, err := project.Root()
 	if err != nil {
@@ -95,15 +99,13 @@ func TestGoreleaserSignsLikeTheSignPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Signs) != 1 || len(c.DockerSigns) != 1 {
-		t.Fatalf("%s: want one signs and one docker_signs entry", ConfigFile)
+	if len(c.Signs) != 1 {
+		t.Fatalf("%s: want one signs entry", ConfigFile)
 	}
 	for _, s := range []sign.Signer{{Key: "/x/.slipway/cosign.key"}, {Key: "awskms:///alias/rel", Tlog: true}} {
-		for name, args := range map[string][]string{"signs": c.Signs[0].Args, "docker_signs": c.DockerSigns[0].Args} {
-			got := render(args, s.Env())
-			if !slices.Contains(got, "--key="+s.Key) || !containsRun(got, s.Flags()) {
-				t.Errorf("%s args %q do not carry the sign package's flags %q", name, got, s.Flags())
-			}
+		got := render(c.Signs[0].Args, s.Env())
+		if !slices.Contains(got, "--key="+s.Key) || !containsRun(got, s.Flags()) {
+			t.Errorf("signs args %q do not carry the sign package's flags %q", got, s.Flags())
 		}
 	}
 }
@@ -131,7 +133,7 @@ func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
 		{"  • archiv", 0}, // a line split across writes
 		{"es\n", 2 * time.Second},
 		{"  • publishing\n", 0},
-		{"    • docker images (v2)\n", 5 * time.Second},
+		{"    • ko\n", 5 * time.Second},
 		{"      • created images\n", 0},
 		{"  • writing artifacts metadata\n", 0},
 	}
@@ -146,11 +148,11 @@ func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
 	for _, s := range timer.sections {
 		got = append(got, s.name+"="+s.d.String())
 	}
-	want := "building binaries=31s archives=2s docker images (v2)=5s"
+	want := "building binaries=31s archives=2s ko=5s"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("sections %q, want %q", strings.Join(got, " "), want)
 	}
-	if progress.String() != "    building binaries\n    archives\n    docker images (v2)\n" {
+	if progress.String() != "    building binaries\n    archives\n    ko\n" {
 		t.Fatalf("progress lines %q", progress.String())
 	}
 }

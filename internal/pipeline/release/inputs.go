@@ -7,14 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/modfile"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/buildkit"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
@@ -68,13 +69,25 @@ func prepare(ctx context.Context, o Options) (inputs, error) {
 	return in, nil
 }
 
+// ensureTools builds the release's pinned tools that are missing (first use), with progress.
+func ensureTools(ctx context.Context, o Options) (string, error) {
+	built, err := tools.Ensure(ctx, o.Root, o.Out, Needs...)
+	if len(built) == 0 {
+		return "all installed", err
+	}
+	var names []string
+	for _, b := range built {
+		names = append(names, fmt.Sprintf("%s %s (%s)", b.Name, b.Version, b.Took.Round(time.Second)))
+	}
+	return "built " + strings.Join(names, ", "), err
+}
+
 // goreleaserEnv is what .goreleaser.yaml reads (see its header), less the signing identity and
 // the image settings, which depend on the phase.
 func (in inputs) goreleaserEnv(publish bool) []string {
 	env := append([]string{
 		"GORELEASER_CURRENT_TAG=" + in.tag,
 		fmt.Sprintf("SLIPWAY_PUBLISH=%t", publish),
-		// BuildKit stamps image configs with it, so the images are reproducible too.
 		"SOURCE_DATE_EPOCH=" + in.epoch,
 		// goreleaser's sboms and signs find trivy and cosign on PATH.
 		"PATH=" + filepath.Dir(in.trivy) + string(os.PathListSeparator) + filepath.Dir(in.cosign) + string(os.PathListSeparator) + os.Getenv("PATH"),
@@ -82,26 +95,30 @@ func (in inputs) goreleaserEnv(publish bool) []string {
 	return append(env, in.gitEnv...)
 }
 
-// imageInfra is the loopback registry and the multi-platform builder of one release.
+// imageInfra is the registry and the base image of one release's images.
 type imageInfra struct {
-	env      []string // SLIPWAY_IMAGE, SLIPWAY_BASE_IMAGE, BUILDX_BUILDER
+	env      []string // SLIPWAY_IMAGE, SLIPWAY_BASE_IMAGE
 	registry string   // the loopback registry, host:port
-	stop     func()
 }
 
 // startImageInfra readies what the images need: the project's loopback registry (left running
-// for `mage verify` and deploys, like every other use of it), the base image (upstream, a
-// mirror, or offline a stand-in, which only offline mode may ship) and a multi-platform builder.
+// for `mage verify` and deploys, like every other use of it) and the base image (upstream, a
+// mirror, or offline a stand-in, which only offline mode may ship). ko, inside goreleaser,
+// builds and pushes the images itself: no Docker daemon, builder or root is involved.
 func startImageInfra(ctx context.Context, o Options, st *stages, in inputs) (imageInfra, error) {
-	infra := imageInfra{stop: func() {}}
+	var infra imageInfra
 	if o.Skip.Has("images") {
 		st.skipped("images", o.Skip.String())
 		return infra, nil
 	}
-	err := st.run("image infrastructure", func() (string, error) {
-		if err := image.CheckBuildx(ctx); err != nil {
-			return "", err
+	if o.Offline {
+		if err := st.oneOff("offline stand-in base", func() (string, error) {
+			return "", standin.Ensure(ctx, o.Root, o.Out, image.Distroless)
+		}); err != nil {
+			return infra, err
 		}
+	}
+	err := st.run("image registry and base", func() (string, error) {
 		reg, err := registry.Project(ctx, o.Root)
 		if err != nil {
 			return "", err
@@ -119,48 +136,14 @@ func startImageInfra(ctx context.Context, o Options, st *stages, in inputs) (ima
 			return "", fmt.Errorf("the base image %s is an offline stand-in for %s: a release ships real base images; "+
 				"use the upstream image or a mirror (%s), or set %s=1 for a local release on purpose", base.Ref, image.Distroless, image.MirrorEnv, image.OfflineEnv)
 		}
-		env, stop, note, err := startBuilder(ctx, o, reg.Addr)
-		if err != nil {
-			return "", err
-		}
-		infra.stop = stop
-		infra.env = append(env, "SLIPWAY_IMAGE="+reg.Addr+"/"+project.Name, "SLIPWAY_BASE_IMAGE="+base.Ref)
+		infra.env = []string{"SLIPWAY_IMAGE=" + reg.Addr + "/" + project.Name, "SLIPWAY_BASE_IMAGE=" + base.Ref}
+		note := "registry " + reg.Addr + "; base " + base.Ref
 		if base.StandIn {
-			note += "; base image is an offline STAND-IN: " + base.Ref
+			note += " (offline STAND-IN)"
 		}
-		return fmt.Sprintf("registry %s; %s", reg.Addr, note), nil
+		return note, nil
 	})
 	return infra, err
-}
-
-// startBuilder picks the buildx builder: BUILDX_BUILDER when the user names one (it must push
-// multi-platform images and reach the loopback registry, i.e. run on the host network), else a
-// buildkitd of our own.
-func startBuilder(ctx context.Context, o Options, registryHost string) (env []string, stop func(), note string, err error) {
-	if b := os.Getenv("BUILDX_BUILDER"); b != "" {
-		return []string{"BUILDX_BUILDER=" + b}, func() {}, "builder " + b + " (BUILDX_BUILDER)", nil
-	}
-	bin, err := tools.Path(ctx, o.Root, "buildkitd")
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if err := buildkit.EnsureRunc(ctx, o.Out); err != nil {
-		return nil, nil, "", err
-	}
-	d, err := buildkit.Start(ctx, buildkit.Config{
-		Binary:   bin,
-		StateDir: filepath.Join(project.StateDir(o.Root), "buildkit"),
-		HTTP:     []string{registryHost},
-	})
-	if err != nil {
-		return nil, nil, "", err
-	}
-	stop = func() {
-		if err := d.Stop(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintf(o.Out, "warning: stopping buildkitd: %v\n", err)
-		}
-	}
-	return []string{"BUILDX_BUILDER=" + d.Builder}, stop, "buildkitd " + d.Socket, nil
 }
 
 // moduleURL is https://<module path> for a module hosted where its path says.

@@ -26,7 +26,6 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) e
 	if err != nil {
 		return err
 	}
-	defer infra.stop()
 	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{sign: false})
 	if err != nil {
 		return err
@@ -54,6 +53,9 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) e
 		return err
 	}
 	if err := os.Rename(kept, reports); err != nil {
+		return err
+	}
+	if err := signImages(ctx, st, dist, signer); err != nil {
 		return err
 	}
 	if err := st.run("image SBOMs", func() (string, error) {

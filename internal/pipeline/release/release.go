@@ -38,10 +38,20 @@ type stages struct {
 }
 
 func (s *stages) run(name string, fn func() (string, error)) error {
+	return s.record(name, false, fn)
+}
+
+// oneOff runs a stage whose cost falls on the first run only (tools, stand-ins built on first
+// use): the summary counts it apart from the release's own time.
+func (s *stages) oneOff(name string, fn func() (string, error)) error {
+	return s.record(name, true, fn)
+}
+
+func (s *stages) record(name string, oneOff bool, fn func() (string, error)) error {
 	fmt.Fprintf(s.out, "==> %s\n", name)
 	start := time.Now()
 	note, err := fn()
-	r := StageResult{Name: name, Duration: time.Since(start), Result: "ok"}
+	r := StageResult{Name: name, Duration: time.Since(start), Result: "ok", OneOff: oneOff}
 	if note != "" {
 		r.Result = "ok, " + note
 	}
@@ -96,6 +106,13 @@ func Run(ctx context.Context, o Options) ([]StageResult, error) {
 func runStages(ctx context.Context, o Options, st *stages) (err error) {
 	defer st.setAsideOnFailure(o.Root, &err)
 
+	// Seconds of checks before minutes of tool builds; then the tools, a one-off cost.
+	if err := st.run("preflight", func() (string, error) { return "", Preflight(ctx, o) }); err != nil {
+		return err
+	}
+	if err := st.oneOff("tools", func() (string, error) { return ensureTools(ctx, o) }); err != nil {
+		return err
+	}
 	var in inputs
 	var plan Plan
 	err = st.run("prepare", func() (string, error) {
@@ -132,10 +149,11 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 	if !o.Skip.Has("sign") {
 		if err := st.run("signing key", func() (string, error) {
 			created, err := key.Ensure(ctx, in.cosign)
-			if created {
+			if created || err != nil {
 				return "generated " + key.Private, err
 			}
-			return "", err
+			// Preflight could not open a key made before cosign was built; now it can.
+			return "", key.CheckPassword(ctx, in.cosign)
 		}); err != nil {
 			return err
 		}
@@ -144,7 +162,6 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 	if err != nil {
 		return err
 	}
-	defer infra.stop()
 	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{signer: signer, sign: !o.Skip.Has("sign")})
 	if err != nil {
 		return err
@@ -179,7 +196,7 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		st.skipped("SBOMs", o.Skip.String())
 	}
 	if !withImages {
-		args = append(args, "--skip=docker")
+		args = append(args, "--skip=ko")
 	}
 	env = append(env, sb.signer.Env()...)
 	env = append(env, in.goreleaserEnv(false)...)
@@ -187,11 +204,16 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		return b, err
 	}
 
-	if withImages && !o.Skip.Has("sbom") {
-		var signer *sign.Signer
-		if sb.sign {
-			signer = &sb.signer
+	var signer *sign.Signer
+	if sb.sign {
+		signer = &sb.signer
+	}
+	if withImages && signer != nil {
+		if err := signImages(ctx, st, project.DistDir(o.Root), *signer); err != nil {
+			return b, err
 		}
+	}
+	if withImages && !o.Skip.Has("sbom") {
 		if err := st.run("image SBOMs", func() (string, error) {
 			files, err := ImageSBOMs(ctx, project.DistDir(o.Root), project.Name, in.version, in.trivy, in.crane, signer)
 			b.imageSBOMs = files
@@ -215,6 +237,22 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		return note, err
 	})
 	return b, err
+}
+
+// signImages signs every pushed image index by digest (a tag can move; the digest cannot).
+func signImages(ctx context.Context, st *stages, dist string, signer sign.Signer) error {
+	return st.run("image signatures", func() (string, error) {
+		recs, err := ReadImages(dist)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range recs {
+			if err := signer.SignImage(ctx, r.Repo+"@"+r.Digest); err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf("%d index signed", len(recs)), nil
+	})
 }
 
 // finish verifies the release as a user would and prints the summary.

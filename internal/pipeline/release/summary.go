@@ -17,6 +17,7 @@ type StageResult struct {
 	Name     string
 	Result   string // "ok", "SKIPPED (SKIP=...)", "NOT RUN: ...", or the failure
 	Duration time.Duration
+	OneOff   bool // first-use setup (tools, stand-ins), not the release's own time
 }
 
 // Summary is what the release prints at the end, and what the user needs to check it.
@@ -43,13 +44,23 @@ func (s Summary) Write(w io.Writer) {
 
 	fmt.Fprintln(w, "\nStages")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	var total time.Duration
+	var total, oneOff time.Duration
 	for _, st := range s.Stages {
+		if st.OneOff {
+			oneOff += st.Duration
+			continue
+		}
 		total += st.Duration
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Name, duration(st.Duration), st.Result)
 	}
 	fmt.Fprintf(tw, "  total\t%s\t\n", duration(total))
 	tw.Flush()
+	fmt.Fprintf(w, "\nOne-off setup (first use only): %s\n", duration(oneOff))
+	for _, st := range s.Stages {
+		if st.OneOff {
+			fmt.Fprintf(w, "  %-20s %8s  %s\n", st.Name, duration(st.Duration), st.Result)
+		}
+	}
 
 	fmt.Fprintf(w, "\nArtifacts in %s (%d)\n", s.rel(s.Dist), len(s.Checked.Files)+len(s.Extra))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -22,13 +22,12 @@ import (
 // Names of the files goreleaser writes (see .goreleaser.yaml).
 const (
 	ChecksumsFile = "checksums.txt"
-	BundleSuffix  = ".sigstore.json" // cosign bundle next to the file it signs
-	SBOMSuffix    = ".sbom.cdx.json" // CycloneDX SBOM next to the archive it describes
-	SBOMType      = "cyclonedx"      // cosign attestation type of image SBOMs
-	artifactsJSON = "artifacts.json" // goreleaser's record of what it built and pushed
-	imageType     = "Docker Image"   // goreleaser's artifact type for dockers_v2 images
-	indexPlatform = "Platforms"      // goreleaser's Extra key: the platforms of an image index
-	extraDigest   = "Digest"         // goreleaser's Extra key: the pushed digest
+	BundleSuffix  = ".sigstore.json"  // cosign bundle next to the file it signs
+	SBOMSuffix    = ".sbom.cdx.json"  // CycloneDX SBOM next to the archive it describes
+	SBOMType      = "cyclonedx"       // cosign attestation type of image SBOMs
+	artifactsJSON = "artifacts.json"  // goreleaser's record of what it built and pushed
+	imageType     = "Docker Manifest" // goreleaser's artifact type for the index ko pushed
+	extraDigest   = "Digest"          // goreleaser's Extra key: the pushed digest
 )
 
 // Checked is what one verification looked at.
@@ -123,6 +122,15 @@ func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, sig
 	case len(images) == 0:
 		c.Notes = append(c.Notes, "this release has no images")
 	}
+	if len(images) > 0 {
+		want, err := imagePlatforms(dist)
+		if err != nil {
+			return c, err
+		}
+		for i := range images {
+			images[i].Platforms = want
+		}
+	}
 	for _, img := range images {
 		checked, problems := verifyImage(ctx, img, v, crane, signatures)
 		c.Images = append(c.Images, checked)
@@ -194,11 +202,11 @@ func verifyImage(ctx context.Context, img PushedImage, v sign.Verifier, crane st
 type PushedImage struct {
 	Repo, Digest string
 	Tags         []string
-	Platforms    []string
+	Platforms    []string // what the index must hold (imagePlatforms), filled in by Verify
 }
 
-// ReadImages reads the pushed images from goreleaser's artifacts.json: one record per index,
-// with every tag that points at it.
+// ReadImages reads the image indexes ko pushed from goreleaser's artifacts.json: one record
+// per index (ko names it repo@digest, or repo:tag@digest for a single tag).
 func ReadImages(dist string) ([]PushedImage, error) {
 	data, err := os.ReadFile(filepath.Join(dist, artifactsJSON))
 	if err != nil {
@@ -221,23 +229,32 @@ func ReadImages(dist string) ([]PushedImage, error) {
 		if digest == "" {
 			return nil, fmt.Errorf("%s: image %s has no digest: it was not pushed (a snapshot?)", artifactsJSON, a.Name)
 		}
-		repo, tag := splitTag(a.Name)
+		name, _, _ := strings.Cut(a.Name, "@")
+		repo, tag := splitTag(name)
 		i := slices.IndexFunc(recs, func(r PushedImage) bool { return r.Repo == repo && r.Digest == digest })
 		if i < 0 {
-			rec := PushedImage{Repo: repo, Digest: digest}
-			if ps, ok := a.Extra[indexPlatform].([]any); ok {
-				for _, p := range ps {
-					if s, ok := p.(string); ok {
-						rec.Platforms = append(rec.Platforms, s)
-					}
-				}
-			}
-			recs = append(recs, rec)
+			recs = append(recs, PushedImage{Repo: repo, Digest: digest})
 			i = len(recs) - 1
 		}
-		recs[i].Tags = append(recs[i].Tags, tag)
+		if tag != "" {
+			recs[i].Tags = append(recs[i].Tags, tag)
+		}
 	}
 	return recs, nil
+}
+
+// imagePlatforms are the platforms every image index must hold: .goreleaser.yaml's kos, read
+// from the checkout dist/ is in (ko records none in artifacts.json).
+func imagePlatforms(dist string) ([]string, error) {
+	c, err := readConfig(filepath.Dir(dist))
+	if err != nil {
+		return nil, fmt.Errorf("the platforms the images must have: %w", err)
+	}
+	var ps []string
+	for _, k := range c.Kos {
+		ps = append(ps, k.Platforms...)
+	}
+	return ps, nil
 }
 
 // IndexPlatforms lists the platform manifests of an image index in its registry (attestation

@@ -132,14 +132,22 @@ func TestVerifyRefusesAMalformedChecksumsFile(t *testing.T) {
 	}
 }
 
-func TestReadImagesGroupsTagsByDigest(t *testing.T) {
-	dist := t.TempDir()
+func TestReadImagesReadsKosIndexes(t *testing.T) {
+	root := writeConfig(t, "builds: [{id: slipway}]\nkos:\n  - build: slipway\n    platforms: [linux/amd64, linux/arm64]\n")
+	dist := filepath.Join(root, "dist")
+	if err := os.Mkdir(dist, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := imagePlatforms(dist); err != nil || strings.Join(ps, ",") != "linux/amd64,linux/arm64" {
+		t.Fatalf("imagePlatforms = %v, %v", ps, err)
+	}
 	digest := "sha256:" + strings.Repeat("a", 64)
+	// ko names the index repo@digest, or repo:tag@digest when it pushed a single tag.
 	js := fmt.Sprintf(`[
 	  {"name":"slipway_1.0.0_linux_amd64.tar.gz","type":"Archive"},
-	  {"name":"127.0.0.1:5000/slipway:1.0.0","type":"Docker Image","extra":{"Digest":%q,"Platforms":["linux/amd64","linux/arm64"]}},
-	  {"name":"127.0.0.1:5000/slipway:latest","type":"Docker Image","extra":{"Digest":%q,"Platforms":["linux/amd64","linux/arm64"]}}
-	]`, digest, digest)
+	  {"name":"127.0.0.1:5000/slipway@%s","type":"Docker Manifest","extra":{"Digest":%q}},
+	  {"name":"127.0.0.1:5000/other:1.0.0@%s","type":"Docker Manifest","extra":{"Digest":%q}}
+	]`, digest, digest, digest, digest)
 	if err := os.WriteFile(filepath.Join(dist, artifactsJSON), []byte(js), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -147,12 +155,12 @@ func TestReadImagesGroupsTagsByDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(imgs) != 1 || imgs[0].Repo != "127.0.0.1:5000/slipway" || strings.Join(imgs[0].Tags, ",") != "1.0.0,latest" ||
-		strings.Join(imgs[0].Platforms, ",") != "linux/amd64,linux/arm64" {
+	if len(imgs) != 2 || imgs[0].Repo != "127.0.0.1:5000/slipway" || imgs[0].Digest != digest || len(imgs[0].Tags) != 0 ||
+		imgs[1].Repo != "127.0.0.1:5000/other" || strings.Join(imgs[1].Tags, ",") != "1.0.0" {
 		t.Fatalf("ReadImages = %+v", imgs)
 	}
 
-	unpushed := `[{"name":"r/slipway:1.0.0-amd64","type":"Docker Image","extra":{}}]`
+	unpushed := `[{"name":"ko.local/slipway:1.0.0","type":"Docker Manifest","extra":{}}]`
 	if err := os.WriteFile(filepath.Join(dist, artifactsJSON), []byte(unpushed), 0o644); err != nil {
 		t.Fatal(err)
 	}

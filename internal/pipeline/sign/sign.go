@@ -82,6 +82,26 @@ func (k KeyPair) Ensure(ctx context.Context, cosign string) (created bool, err e
 	return true, nil
 }
 
+// CheckPassword proves COSIGN_PASSWORD opens the private key, in a fraction of a second, so a
+// wrong password fails before a release builds anything rather than at its signing step. A key
+// that does not exist yet passes: Ensure makes it with that password.
+func (k KeyPair) CheckPassword(ctx context.Context, cosign string) error {
+	if _, err := os.Stat(k.Private); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := run.Run(ctx, cosign, "public-key", "--key", k.Private); err != nil {
+		return fmt.Errorf("%s does not open %s (%v): export the password the key was made with, "+
+			"or, for the local key, delete %s and its .pub to make a new pair (earlier local signatures will no longer verify)",
+			PasswordEnv, k.Private, lastLine(err), k.Private)
+	}
+	return nil
+}
+
+func lastLine(err error) string {
+	s := strings.TrimSpace(err.Error())
+	return s[strings.LastIndex(s, "\n")+1:]
+}
+
 // Signer signs with a key, or keyless when Key is empty.
 type Signer struct {
 	Cosign string // the cosign binary

@@ -154,3 +154,23 @@ func TestImagesMustBePinnedByDigest(t *testing.T) {
 		t.Fatal("SignImage accepted a short digest")
 	}
 }
+
+// The right password opens the key; a wrong one fails naming COSIGN_PASSWORD and the key; a key
+// not made yet passes (Ensure makes it with the password given).
+func TestCheckPasswordCatchesAWrongPassword(t *testing.T) {
+	cosign := toolstest.Installed(t, "cosign")
+	t.Setenv(PasswordEnv, "right")
+	k := newKey(t, cosign, t.TempDir())
+	ctx := context.Background()
+	if err := k.CheckPassword(ctx, cosign); err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+	t.Setenv(PasswordEnv, "wrong")
+	err := k.CheckPassword(ctx, cosign)
+	if err == nil || !strings.Contains(err.Error(), PasswordEnv+" does not open "+k.Private) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if err := (KeyPair{Private: filepath.Join(t.TempDir(), "none.key")}).CheckPassword(ctx, cosign); err != nil {
+		t.Errorf("a key not made yet: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package standin
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -153,6 +154,34 @@ func (l *layer) tree(dst, src string, skip ...string) error {
 			err = fmt.Errorf("%s: not a file, directory or symlink", p)
 		}
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zip adds every file of the zip archive src under dst (Go's zoneinfo.zip stores the time zone
+// files uncompressed, in the layout of /usr/share/zoneinfo), in the archive's order.
+func (l *layer) zip(dst, src string) error {
+	r, err := zip.OpenReader(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for _, f := range r.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if err := l.file(path.Join(dst, f.Name), 0o644, data); err != nil {
 			return err
 		}
 	}

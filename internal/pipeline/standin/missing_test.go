@@ -25,7 +25,7 @@ func TestMissingFollowsTheRegistry(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = reg.Stop() })
 
-	if got := Missing(ctx, crane, reg.Addr); len(got) != len(image.Upstream) {
+	if got := Missing(ctx, crane, reg.Addr, image.Upstream); len(got) != len(image.Upstream) {
 		t.Fatalf("empty registry: missing %v, want all %d stand-ins", got, len(image.Upstream))
 	}
 	// Any image under the distroless stand-in's tag counts as present.
@@ -49,8 +49,12 @@ func TestMissingFollowsTheRegistry(t *testing.T) {
 	if err := run.Run(ctx, crane, "append", "--new_layer", layer, "--new_tag", present); err != nil {
 		t.Fatal(err)
 	}
-	got := Missing(ctx, crane, reg.Addr)
-	if len(got) != len(image.Upstream)-1 || slices.Contains(got, present) {
+	got := Missing(ctx, crane, reg.Addr, image.Upstream)
+	if len(got) != len(image.Upstream)-1 || slices.Contains(got, image.Distroless) {
 		t.Fatalf("after pushing %s: missing %v", present, got)
+	}
+	// Only what is asked about counts: a release asks for the distroless base alone.
+	if got := Missing(ctx, crane, reg.Addr, []image.Ref{image.Distroless}); len(got) != 0 {
+		t.Fatalf("asked for the distroless stand-in only: missing %v", got)
 	}
 }

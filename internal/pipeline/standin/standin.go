@@ -1,8 +1,11 @@
 // Package standin builds offline stand-ins for the upstream images of internal/pipeline/image and
 // pushes them, for linux/amd64 and linux/arm64, into the project's loopback registry. Nothing is
-// pulled: the contents come from this machine's Go toolchain (the other architecture's from the
-// Go module proxy, golang.org/toolchain) and from Debian's packages (busybox-static,
-// ca-certificates, tzdata); the images are assembled with crane.
+// pulled and nothing needs root or changes the machine: the contents come from this machine's
+// Go toolchain (the other architecture's from the Go module proxy, golang.org/toolchain; the
+// time zone database from Go's own lib/time/zoneinfo.zip), its CA bundle, and Debian's
+// busybox-static, fetched with apt into .slipway/ (package debian), never installed. The
+// images are assembled with crane. Each is built only when a target needs it: a release needs
+// the distroless one alone, which needs no Debian package at all.
 //
 //	golang     /usr/local/go, busybox as /bin/sh (Dockerfile RUN steps need a shell), CA bundle
 //	alpine     busybox and its applets, CA bundle, /etc/passwd, /tmp
@@ -23,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/debian"
@@ -40,14 +44,16 @@ var Arches = []string{"amd64", "arm64"}
 const KeyLabel = image.StandInLabel + ".key"
 
 // format changes when this package changes what it puts into a stand-in.
-const format = "1"
+const format = "2"
 
 // Options says where to build and push.
 type Options struct {
-	Crane    string    // the pinned crane
-	Registry string    // the project's registry, host:port on loopback
-	Cache    string    // work directory: fetched packages, layer tarballs (.slipway/standin)
-	Out      io.Writer // progress
+	Crane    string      // the pinned crane
+	Registry string      // the project's registry, host:port on loopback
+	Cache    string      // work directory: fetched packages, layer tarballs (.slipway/standin)
+	Out      io.Writer   // progress
+	Only     []image.Ref // the stand-ins to build; none means all
+	Refresh  bool        // ask Debian for newer packages than the ones fetched before
 }
 
 // Image is one stand-in in the registry.
@@ -86,13 +92,16 @@ const caBundle = "/etc/ssl/certs/ca-certificates.crt"
 // Build makes sure every stand-in is in the registry and current, building what is missing or
 // out of date.
 func Build(ctx context.Context, o Options) ([]Image, error) {
-	if err := debian.Install(ctx, o.Out, "the offline stand-in images", "ca-certificates", "tzdata"); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(o.Cache, 0o755); err != nil {
 		return nil, err
 	}
-	in, err := gather(ctx, o)
+	var todo []spec
+	for _, s := range specs(runtime.Version()) {
+		if len(o.Only) == 0 || slices.Contains(o.Only, s.upstream) {
+			todo = append(todo, s)
+		}
+	}
+	in, err := gather(ctx, o, todo)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +113,9 @@ func Build(ctx context.Context, o Options) ([]Image, error) {
 	b := &builder{o: o, in: in, work: work, tars: map[string]string{}}
 	var imgs []Image
 	for _, s := range specs(in.goVersion) {
+		if !slices.ContainsFunc(todo, func(t spec) bool { return t.upstream == s.upstream }) {
+			continue
+		}
 		img, err := b.image(ctx, s)
 		if err != nil {
 			return nil, fmt.Errorf("stand-in for %s: %w", s.upstream, err)
@@ -119,11 +131,17 @@ type inputs struct {
 	goroot    map[string]string // arch -> a GOROOT for that architecture
 	busybox   map[string]debian.Package
 	applets   []string // busybox applet paths (usr/bin/[, bin/sh, ...)
-	tzdata    string   // the tzdata package version
+	zoneinfo  string   // Go's zoneinfo.zip
+	tzdata    string   // its sha256
 	caSum     string
 }
 
-func gather(ctx context.Context, o Options) (inputs, error) {
+// needs reports whether any of specs has a layer of kind.
+func needs(specs []spec, kind string) bool {
+	return slices.ContainsFunc(specs, func(s spec) bool { return slices.Contains(s.layers, kind) })
+}
+
+func gather(ctx context.Context, o Options, todo []spec) (inputs, error) {
 	in := inputs{goroot: map[string]string{}, busybox: map[string]debian.Package{}}
 	goenv, err := run.Cmd{Env: []string{"GOTOOLCHAIN=local"}}.Output(ctx, "go", "env", "GOVERSION", "GOROOT")
 	if err != nil {
@@ -134,39 +152,46 @@ func gather(ctx context.Context, o Options) (inputs, error) {
 		return in, fmt.Errorf("go env GOVERSION GOROOT printed %q", goenv)
 	}
 	in.goVersion = f[0]
-	if want := "go" + image.Go.Tag; in.goVersion != want {
-		fmt.Fprintf(o.Out, "note: the Go builder stand-in for golang:%s carries this machine's %s\n", image.Go.Tag, in.goVersion)
-	}
-	for _, arch := range Arches {
-		if arch == runtime.GOARCH {
-			in.goroot[arch] = f[1]
-		} else if in.goroot[arch], err = toolchain(ctx, o, in.goVersion, arch); err != nil {
-			return in, err
+	if needs(todo, "goroot") {
+		if want := "go" + image.Go.Tag; in.goVersion != want {
+			fmt.Fprintf(o.Out, "note: the Go builder stand-in for golang:%s carries this machine's %s\n", image.Go.Tag, in.goVersion)
+		}
+		for _, arch := range Arches {
+			if arch == runtime.GOARCH {
+				in.goroot[arch] = f[1]
+			} else if in.goroot[arch], err = toolchain(ctx, o, in.goVersion, arch); err != nil {
+				return in, err
+			}
 		}
 	}
-	bbs, err := debian.Fetch(ctx, o.Out, filepath.Join(o.Cache, "debs"), "busybox-static", Arches...)
+	if needs(todo, "busybox") {
+		bbs, err := debian.Fetch(ctx, o.Out, filepath.Join(o.Cache, "debs"), "busybox-static", o.Refresh, Arches...)
+		if err != nil {
+			return in, err
+		}
+		for _, p := range bbs {
+			in.busybox[p.Arch] = p
+		}
+		host, ok := in.busybox[runtime.GOARCH]
+		if !ok {
+			return in, fmt.Errorf("stand-ins are built on %v machines; this one is %s", Arches, runtime.GOARCH)
+		}
+		// Both architectures come from one package version, so they have the same applets.
+		list, err := run.Output(ctx, filepath.Join(host.Root, "bin", "busybox"), "--list-full")
+		if err != nil {
+			return in, err
+		}
+		in.applets = strings.Fields(list)
+	}
+	in.zoneinfo = filepath.Join(f[1], "lib", "time", "zoneinfo.zip")
+	zi, err := os.ReadFile(in.zoneinfo)
 	if err != nil {
-		return in, err
+		return in, fmt.Errorf("the time zone database for the stand-ins: %w", err)
 	}
-	for _, p := range bbs {
-		in.busybox[p.Arch] = p
-	}
-	host, ok := in.busybox[runtime.GOARCH]
-	if !ok {
-		return in, fmt.Errorf("stand-ins are built on %v machines; this one is %s", Arches, runtime.GOARCH)
-	}
-	// Both architectures come from one package version, so they have the same applets.
-	list, err := run.Output(ctx, filepath.Join(host.Root, "bin", "busybox"), "--list-full")
-	if err != nil {
-		return in, err
-	}
-	in.applets = strings.Fields(list)
-	if in.tzdata, err = run.Output(ctx, "dpkg-query", "-W", "-f=${Version}", "tzdata"); err != nil {
-		return in, err
-	}
+	in.tzdata = fmt.Sprintf("%x", sha256.Sum256(zi))
 	ca, err := os.ReadFile(caBundle)
 	if err != nil {
-		return in, fmt.Errorf("the CA bundle for the stand-ins: %w (the ca-certificates package writes it)", err)
+		return in, fmt.Errorf("the CA bundle for the stand-ins: %w (on Debian the ca-certificates package writes it)", err)
 	}
 	in.caSum = fmt.Sprintf("%x", sha256.Sum256(ca))
 	return in, nil
@@ -292,7 +317,7 @@ func (b *builder) tarball(kind, arch string) (string, error) {
 	case "base":
 		err = baseFiles(l)
 	case "tzdata":
-		err = l.tree("usr/share/zoneinfo", "/usr/share/zoneinfo")
+		err = l.zip("usr/share/zoneinfo", b.in.zoneinfo)
 	case "busybox":
 		err = b.busybox(l, arch)
 	case "goroot":
@@ -367,11 +392,11 @@ func (b *builder) goroot(l *layer, arch string) error {
 	return nil
 }
 
-// Ensure builds the stand-ins on first use: with SLIPWAY_OFFLINE=1, when any is missing from
-// the project's registry, it runs Setup, so `mage release` or `mage docker:build` works on a
+// Ensure builds the stand-ins of refs on first use: with SLIPWAY_OFFLINE=1, when any is
+// missing from the project's registry, so `mage release` or `mage docker:build` works on a
 // fresh clone with no separate `mage setup`. Stand-ins that are there are used as they are;
 // checking that they are current is setup's slower job.
-func Ensure(ctx context.Context, root string, out io.Writer) error {
+func Ensure(ctx context.Context, root string, out io.Writer, refs ...image.Ref) error {
 	if !project.Offline() {
 		return nil
 	}
@@ -379,13 +404,12 @@ func Ensure(ctx context.Context, root string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	missing := Missing(ctx, crane, addr)
+	missing := Missing(ctx, crane, addr, refs)
 	if len(missing) == 0 {
 		return nil
 	}
-	fmt.Fprintf(out, "offline: %s not in the project's registry yet: building the stand-ins now (`mage setup` refreshes them)\n",
-		strings.Join(missing, ", "))
-	return Setup(ctx, root, out)
+	fmt.Fprintf(out, "offline: building the stand-ins for %s (one-off; `mage setup` refreshes them)\n", joinRefs(missing))
+	return build(ctx, root, out, Options{Only: missing})
 }
 
 // projectRegistry starts the project's registry if need be and installs crane, which talks to it.
@@ -398,27 +422,32 @@ func projectRegistry(ctx context.Context, root string) (addr, crane string, err 
 	return reg.Addr, crane, err
 }
 
-// Missing lists the stand-ins that the registry at addr does not hold, by tag.
-func Missing(ctx context.Context, crane, addr string) []string {
-	var missing []string
-	for _, u := range image.Upstream {
-		ref := u.In(addr + "/" + image.StandInPrefix)
-		if _, err := run.Output(ctx, crane, "digest", ref); err != nil {
-			missing = append(missing, ref)
+// Missing lists those of refs whose stand-in the registry at addr does not hold.
+func Missing(ctx context.Context, crane, addr string, refs []image.Ref) []image.Ref {
+	var missing []image.Ref
+	for _, u := range refs {
+		if _, err := run.Output(ctx, crane, "digest", u.In(addr+"/"+image.StandInPrefix)); err != nil {
+			missing = append(missing, u)
 		}
 	}
 	return missing
 }
 
-// Setup fills the project's registry with current stand-ins (`SLIPWAY_OFFLINE=1 mage setup`),
-// starting the registry if it is not running, and says loudly what it made.
+// Setup fills the project's registry with current stand-ins of every upstream image
+// (`SLIPWAY_OFFLINE=1 mage setup`), asking Debian for newer packages, and says what it made.
 func Setup(ctx context.Context, root string, out io.Writer) error {
+	return build(ctx, root, out, Options{Refresh: true})
+}
+
+// build runs Build against the project's registry (started if need be) and says loudly what it made.
+func build(ctx context.Context, root string, out io.Writer, o Options) error {
 	addr, crane, err := projectRegistry(ctx, root)
 	if err != nil {
 		return err
 	}
+	o.Crane, o.Registry, o.Cache, o.Out = crane, addr, filepath.Join(project.StateDir(root), "standin"), out
 	fmt.Fprintf(out, "offline: building stand-ins for the upstream images into the project's registry %s\n", addr)
-	imgs, err := Build(ctx, Options{Crane: crane, Registry: addr, Cache: filepath.Join(project.StateDir(root), "standin"), Out: out})
+	imgs, err := Build(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -427,4 +456,12 @@ func Setup(ctx context.Context, root string, out io.Writer) error {
 		fmt.Fprintf(out, "!!   %-58s for %s\n", img.Ref+"@"+img.Digest[:19], img.Upstream)
 	}
 	return nil
+}
+
+func joinRefs(refs []image.Ref) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
 }

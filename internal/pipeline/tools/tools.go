@@ -12,10 +12,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/modfile"
 
@@ -39,12 +41,37 @@ var All = []Tool{
 	{Name: "buildx", Package: "github.com/docker/buildx/cmd/buildx", Why: "docker builds (CLI plugin)"},
 	{Name: "cosign", Package: "github.com/sigstore/cosign/v3/cmd/cosign", Why: "signing and verification"},
 	{Name: "goreleaser", Package: "github.com/goreleaser/goreleaser/v2", Why: "release"},
-	// The engine's built-in BuildKit (docker driver) cannot build or push multi-platform images;
-	// release runs its own buildkitd (needs root and runc) as a `remote` buildx builder.
-	{Name: "buildkitd", Package: "github.com/moby/buildkit/cmd/buildkitd", Why: "multi-arch image builds (release)"},
 	{Name: "kustomize", Package: "sigs.k8s.io/kustomize/kustomize/v5", Why: "deploy:render"},
 	// Trivy v0.74 uses encoding/json/v2, which Go 1.26 ships behind an experiment.
 	{Name: "trivy", Package: "github.com/aquasecurity/trivy/cmd/trivy", Env: []string{"GOEXPERIMENT=jsonv2"}, Why: "scan"},
+}
+
+// Names lists every pinned tool's name.
+func Names() []string {
+	names := make([]string, len(All))
+	for i, t := range All {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// Report prints each tool's version and where it is installed (or MISSING).
+func Report(root string, out io.Writer) error {
+	for _, t := range All {
+		v, err := t.Version(root)
+		if err != nil {
+			return err
+		}
+		p, ok, err := t.Installed(root)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			p = "MISSING"
+		}
+		fmt.Fprintf(out, "%-14s %-10s %s\n", t.Name, v, p)
+	}
+	return nil
 }
 
 // Lookup finds a tool by name.
@@ -105,8 +132,17 @@ func (t Tool) Installed(root string) (path string, ok bool, err error) {
 	return p, err == nil, nil
 }
 
-// Path returns the tool's binary, building the pinned version first if it is not installed.
+// Path returns the tool's binary, building the pinned version first if it is not installed
+// (with progress on Progress).
 func (t Tool) Path(ctx context.Context, root string) (string, error) {
+	return t.install(ctx, root, Progress, "")
+}
+
+// Progress is where tool builds report what they do while they do it.
+var Progress io.Writer = os.Stdout
+
+// install builds the tool unless it is installed; of ("2 of 5") places it in a series.
+func (t Tool) install(ctx context.Context, root string, out io.Writer, of string) (string, error) {
 	p, ok, err := t.Installed(root)
 	if err != nil || ok {
 		return p, err
@@ -123,13 +159,63 @@ func (t Tool) Path(ctx context.Context, root string) (string, error) {
 	tmp := f.Name()
 	f.Close()
 	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
-	env := append([]string{"CGO_ENABLED=0", "GOFLAGS=-mod=readonly"}, t.Env...)
-	err = run.Cmd{Dir: filepath.Join(root, "tools", t.Name), Env: env}.
-		Run(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, t.Package)
-	if err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
+	// The log sits apart from the install directory, which holds only finished tools.
+	logDir := filepath.Join(root, ".slipway", "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return "", err
 	}
+	logf, err := os.Create(filepath.Join(logDir, "tool-"+t.Name+".log"))
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	v, _ := t.Version(root)
+	what := strings.TrimSpace(fmt.Sprintf("%s %s %s", t.Name, v, of))
+	prog := newBuildProgress(out, what, logf.Name())
+	defer prog.stop()
+	env := append([]string{"CGO_ENABLED=0", "GOFLAGS=-mod=readonly"}, t.Env...)
+	// -v names each package as it is compiled: the progress line counts them.
+	err = run.Cmd{Dir: filepath.Join(root, "tools", t.Name), Env: env, Stdout: io.MultiWriter(logf, prog), Stderr: io.MultiWriter(logf, prog)}.
+		Run(ctx, "go", "build", "-v", "-trimpath", "-ldflags=-s -w", "-o", tmp, t.Package)
+	if err != nil {
+		return "", fmt.Errorf("installing %s (full log: %s): %w", t.Name, logf.Name(), err)
+	}
+	prog.done()
 	return p, os.Rename(tmp, p)
+}
+
+// Built is one tool Ensure had to build: a one-off cost, reported apart from the work itself.
+type Built struct {
+	Name, Version string
+	Took          time.Duration
+}
+
+// Ensure installs those of the named tools that are missing, one after another, numbered
+// ("building trivy v0.74.0 (3 of 4)"), and returns what it built. Nothing is printed when
+// every tool is installed.
+func Ensure(ctx context.Context, root string, out io.Writer, names ...string) ([]Built, error) {
+	var missing []Tool
+	for _, n := range names {
+		t, err := Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok, err := t.Installed(root); err != nil {
+			return nil, err
+		} else if !ok {
+			missing = append(missing, t)
+		}
+	}
+	var built []Built
+	for i, t := range missing {
+		start := time.Now()
+		if _, err := t.install(ctx, root, out, fmt.Sprintf("(%d of %d)", i+1, len(missing))); err != nil {
+			return built, err
+		}
+		v, _ := t.Version(root)
+		built = append(built, Built{Name: t.Name, Version: v, Took: time.Since(start)})
+	}
+	return built, nil
 }
 
 // Path finds or installs the named tool.

@@ -2,12 +2,14 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fixture writes a tiny pinned tool module, tools/hello, into a temporary project root. It has
@@ -94,4 +96,67 @@ func TestEveryToolIsPinned(t *testing.T) {
 	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "tools/nope/go.mod") {
 		t.Errorf("an unknown tool must name the fix: %v", err)
 	}
+}
+
+// While a tool builds, a line every ProgressEvery names it with the time and the counts so far;
+// go's own "downloading" lines stay in the log.
+func TestBuildProgressFoldsGoOutput(t *testing.T) {
+	defer func(d time.Duration) { ProgressEvery = d }(ProgressEvery)
+	ProgressEvery = 20 * time.Millisecond
+	var out syncBuffer
+	p := newBuildProgress(&out, "trivy v0.74.0 (3 of 4)", "/x/build.log")
+	fmt.Fprint(p, "go: downloading github.com/a/b v1.0.0\ngo: downloading github.com/c/d v1.0.0\ngithub.com/a/b\ngithub.com/c/")
+	fmt.Fprint(p, "d\n")
+	time.Sleep(70 * time.Millisecond)
+	p.done()
+	got := out.String()
+	for _, want := range []string{"building tool trivy v0.74.0 (3 of 4) on first use (log: /x/build.log)",
+		"  ... trivy v0.74.0 (3 of 4): ", "2 modules downloaded, 2 packages compiled", "built trivy v0.74.0 (3 of 4): "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("progress lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "go: downloading") {
+		t.Errorf("go's download lines reached the terminal:\n%s", got)
+	}
+}
+
+// Ensure builds only what is missing, numbering the builds, and is silent once all are there.
+func TestEnsureNumbersWhatItBuilds(t *testing.T) {
+	root, hello := fixture(t, "package main\n\nfunc main() {}\n")
+	saved := All
+	defer func() { All = saved }()
+	All = []Tool{hello}
+	var out syncBuffer
+	built, err := Ensure(context.Background(), root, &out, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built) != 1 || built[0].Name != "hello" || !strings.Contains(out.String(), "building tool hello") || !strings.Contains(out.String(), "(1 of 1)") {
+		t.Fatalf("Ensure = %+v\n%s", built, out.String())
+	}
+	out = syncBuffer{}
+	if built, err := Ensure(context.Background(), root, &out, "hello"); err != nil || len(built) != 0 || out.String() != "" {
+		t.Fatalf("second Ensure = %+v, %v, printed %q", built, err, out.String())
+	}
+	if _, err := Ensure(context.Background(), root, &out, "nosuchtool"); err == nil {
+		t.Error("Ensure accepted a tool that is not pinned")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
