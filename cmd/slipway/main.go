@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,13 +41,13 @@ func main() {
 			os.Exit(1) // a platform that cannot signal itself (Windows and os.Interrupt)
 		}
 	}()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
-// run is main without the process: tests call it with their own arguments, environment and
-// context (cancelled by SIGTERM or Ctrl-C in main). It returns the exit status: 0 ok (including a
-// clean shutdown), 1 failure, 2 bad configuration.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run is main without the process: tests call it with their own arguments, environment
+// (KEY=value lines) and context (cancelled by SIGTERM or Ctrl-C in main). It returns the exit
+// status: 0 ok (including a clean shutdown), 1 failure, 2 bad configuration.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "healthcheck" || args[0] == "version") {
 		cmd, args = args[0], args[1:]
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
 	}
-	cfg, err := config.Parse("slipway", args, getenv, stdout)
+	cfg, err := config.Parse("slipway", args, getenv(environ), stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return 0
 	}
@@ -70,6 +71,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, cfg.Addr, stderr)
 	}
 	log := newLogger(cfg, stdout) // logs are the service's output: a container runtime collects stdout
+	// Only a warning: the same environment often carries variables meant for another version.
+	for _, u := range config.UnknownEnv(environ) {
+		attrs := []any{"variable", u.Name}
+		if u.Nearest != "" {
+			attrs = append(attrs, "did_you_mean", u.Nearest)
+		}
+		log.Warn("ignoring an environment variable that no setting reads (slipway --help lists them)", attrs...)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		log.Error("cannot listen (--addr, SLIPWAY_ADDR)", "addr", cfg.Addr, "error", err)
@@ -88,6 +97,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	return 0
+}
+
+// getenv looks names up in environ, which holds each once (as os.Environ does).
+func getenv(environ []string) func(string) string {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	return func(k string) string { return vars[k] }
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

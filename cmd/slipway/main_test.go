@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,24 +16,110 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/config"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+func env(m map[string]string) []string {
+	var kv []string
+	for k, v := range m {
+		kv = append(kv, k+"="+v)
+	}
+	return kv
+}
 
 // The exit status as the OS reports it, from the real process: a bad setting is status 2 and
-// one line on stderr naming the setting and the accepted values.
+// one line on stderr naming the setting and the accepted values. Ports, an exposed admin
+// listener and durations past their bounds are bad settings too, refused before anything listens.
 func TestBadConfigExits2WithOneLine(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(build(t), "serve", "--log-format=xml")
-	cmd.Env = []string{"SLIPWAY_ADDR=127.0.0.1:0"}
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	_ = cmd.Run()
-	if code := cmd.ProcessState.ExitCode(); code != 2 {
-		t.Fatalf("exit %d, want 2", code)
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want []string
+	}{
+		{[]string{"--log-format=xml"}, nil, []string{"--log-format", "json or text"}},
+		{nil, []string{"SLIPWAY_ADDR=:99999"}, []string{"SLIPWAY_ADDR", `port "99999"`, "0 to 65535"}},
+		{[]string{"--addr=:http"}, nil, []string{"--addr", `port "http"`, "0 to 65535"}},
+		{nil, []string{"SLIPWAY_ADMIN_ADDR=127.0.0.1:70000"}, []string{"SLIPWAY_ADMIN_ADDR", "0 to 65535"}},
+		{nil, []string{"SLIPWAY_ADMIN_ADDR=0.0.0.0:6060"}, []string{"SLIPWAY_ADMIN_ADDR", "not loopback", "pprof", "SLIPWAY_ADMIN_PUBLIC=1"}},
+		{nil, []string{"SLIPWAY_SHUTDOWN_TIMEOUT=1h"}, []string{"SLIPWAY_SHUTDOWN_TIMEOUT", "1h0m0s", "5m0s"}},
+		{nil, []string{"SLIPWAY_DRAIN_DELAY=2m"}, []string{"SLIPWAY_DRAIN_DELAY", "2m0s", "1m0s"}},
+		{[]string{"--read-header-timeout=90s"}, nil, []string{"SLIPWAY_READ_HEADER_TIMEOUT", "1m30s", "1m0s"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		// A setting that slips through serves until killed: the deadline makes that a failure.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, build(t), append([]string{"serve"}, tc.args...)...)
+		cmd.Env = append([]string{"SLIPWAY_ADDR=127.0.0.1:0"}, tc.env...) // the later SLIPWAY_ADDR wins
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != 2 {
+			t.Errorf("%v %v: exit %d, want 2 (stderr %q)", tc.args, tc.env, code, stderr.String())
+			continue
+		}
+		msg := stderr.String()
+		if strings.Count(msg, "\n") != 1 || stdout.Len() != 0 {
+			t.Errorf("%v %v: want one line on stderr, got %q (stdout %q)", tc.args, tc.env, msg, stdout.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v %v: %q lacks %q", tc.args, tc.env, msg, w)
+			}
+		}
 	}
-	msg := stderr.String()
-	if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "--log-format") || !strings.Contains(msg, "json or text") || stdout.Len() != 0 {
-		t.Fatalf("want one line naming the setting and accepted values, got %q (stdout %q)", msg, stdout.String())
+}
+
+// With --admin-public the operator has said so: a non-loopback admin address is served.
+func TestAdminPublicAllowsAnExposedAdminAddr(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer // read only once run has returned
+	admin := freeAddr(t)
+	_, port, _ := net.SplitHostPort(admin)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--admin-public"}, env(map[string]string{"SLIPWAY_ADDR": freeAddr(t), "SLIPWAY_ADMIN_ADDR": ":" + port,
+			"SLIPWAY_DRAIN_DELAY": "0s"}), &logs, &logs)
+	}()
+	waitStatus(t, "http://"+admin+"/debug/pprof/", http.StatusOK)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, logs.String())
+	}
+}
+
+// A variable with the service's prefix that nothing reads is a typo that would do nothing
+// silently: the service starts, with one warning naming it and the likely intended name. The
+// build's own variables (the same shell often runs both) are not warned about.
+func TestUnknownVariablesAreWarnedAbout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer // read only once run has returned
+	addr := freeAddr(t)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, nil, []string{"SLIPWAY_ADDR=" + addr, "SLIPWAY_DRAIN_DELAY=0s", "SLIPWAY_LOG_LEVL=debug", "SLIPWAY_PORT=9090",
+			"SLIPWAY_OFFLINE=1", "SLIPWAY_REGISTRY=ghcr.io/acme", "HOME=/root"}, &logs, &logs)
+	}()
+	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, logs.String())
+	}
+	var warned []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["level"] == "WARN" {
+			warned = append(warned, m)
+		}
+	}
+	if len(warned) != 2 || warned[0]["variable"] != "SLIPWAY_LOG_LEVL" || warned[0]["did_you_mean"] != "SLIPWAY_LOG_LEVEL" ||
+		warned[1]["variable"] != "SLIPWAY_PORT" || warned[1]["did_you_mean"] != nil {
+		t.Fatalf("warnings = %v, want SLIPWAY_LOG_LEVL (did you mean SLIPWAY_LOG_LEVEL) and SLIPWAY_PORT; logs:\n%s", warned, logs.String())
 	}
 }
 
@@ -111,7 +198,7 @@ func TestProcessHealthcheckAndSignals(t *testing.T) {
 		t.Fatalf("healthcheck after shutdown: exit %d, want 1", code)
 	}
 
-	cmd, _ = serve("1h")
+	cmd, _ = serve(config.MaxDrainDelay.String()) // the longest there is
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +211,9 @@ func TestProcessHealthcheckAndSignals(t *testing.T) {
 	}
 
 	// Two signals back to back (an impatient Ctrl-C Ctrl-C): the second must not be lost in the
-	// moment the first is being handled, or the process drains for the whole hour.
+	// moment the first is being handled, or the process drains for the whole minute.
 	for range 20 {
-		cmd, _ = serve("1h")
+		cmd, _ = serve(config.MaxDrainDelay.String())
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}

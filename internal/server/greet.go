@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -35,20 +36,73 @@ func greetBody(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	var req greetRequest
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", maxBody))
+	err := dec.Decode(&req)
+	if err == nil {
+		// Only whitespace may follow the object, and it counts towards the limit too.
+		if err = dec.Decode(&struct{}{}); errors.Is(err, io.EOF) {
+			greet(w, r, req.Name)
 			return
 		}
-		writeError(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error())
-		return
+		if !isTooBig(err) {
+			writeError(w, r, http.StatusBadRequest, "malformed JSON: the body must be one object and nothing after it")
+			return
+		}
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		writeError(w, r, http.StatusBadRequest, "malformed JSON: the body must be one object and nothing after it")
-		return
+	status, msg := badBody(err)
+	writeError(w, r, status, msg)
+}
+
+func isTooBig(err error) bool {
+	var tooBig *http.MaxBytesError
+	return errors.As(err, &tooBig)
+}
+
+// badBody is the answer to a body that did not decode. encoding/json's own messages name Go
+// types ("cannot unmarshal number into Go struct field greetRequest.name of type string"): the
+// client gets the field and the JSON type it wants instead.
+func badBody(err error) (status int, msg string) {
+	var syntax *json.SyntaxError
+	var wrongType *json.UnmarshalTypeError
+	switch {
+	case isTooBig(err):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		return http.StatusBadRequest, `malformed JSON: the body is empty; want an object such as {"name":"Ada"}`
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadRequest, "malformed JSON: the body ends in the middle of a value"
+	case errors.As(err, &syntax):
+		return http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, syntax)
+	case errors.As(err, &wrongType) && wrongType.Field == "":
+		return http.StatusBadRequest, fmt.Sprintf(`malformed JSON: the body must be an object such as {"name":"Ada"}, not %s`, jsonKind(wrongType.Value))
+	case errors.As(err, &wrongType):
+		return http.StatusBadRequest, fmt.Sprintf("malformed JSON: field %q must be %s, not %s", wrongType.Field, jsonType(wrongType.Type.Kind()), jsonKind(wrongType.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "): // DisallowUnknownFields has no error type
+		return http.StatusBadRequest, "malformed JSON: " + clip(strings.TrimPrefix(err.Error(), "json: "))
 	}
-	greet(w, r, req.Name)
+	return http.StatusBadRequest, `malformed JSON: want one object such as {"name":"Ada"}`
+}
+
+// jsonKind names a JSON value as encoding/json reports it ("number", "array", ...) with its article.
+func jsonKind(v string) string {
+	if v != "" && strings.ContainsRune("aeiou", rune(v[0])) {
+		return "an " + v
+	}
+	return "a " + v
+}
+
+// jsonType is the JSON a field of Go kind k takes.
+func jsonType(k reflect.Kind) string {
+	switch {
+	case k == reflect.String:
+		return "a string"
+	case k == reflect.Bool:
+		return "true or false"
+	case reflect.Int <= k && k <= reflect.Float64:
+		return "a number"
+	case k == reflect.Slice || k == reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 func greet(w http.ResponseWriter, r *http.Request, name string) {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -53,6 +55,23 @@ func withRequestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
 	})
+}
+
+// maxEchoed bounds each string a client chooses (a path, a method, a JSON field name) where the
+// service repeats it, in a log line or an error body: a 60 KB path must not make a 60 KB log
+// line. A longer one is cut to maxEchoed bytes and followed by "...(N bytes)", N its length.
+const maxEchoed = 256
+
+// clip bounds s to maxEchoed bytes, cut at a character boundary, marked with its full length.
+func clip(s string) string {
+	if len(s) <= maxEchoed {
+		return s
+	}
+	n := maxEchoed
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:n], len(s))
 }
 
 // recorder remembers the status and size of a response for logs and metrics.
@@ -111,8 +130,8 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", RequestID(r.Context())),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("method", clip(r.Method)),
+			slog.String("path", clip(r.URL.Path)),
 			slog.String("route", pattern(r)),
 			slog.Int("status", rec.code()),
 			slog.Int("bytes", rec.bytes),

@@ -27,7 +27,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/config"
 )
 
-// Limits of the public listener. A client gets ReadHeaderTimeout (configurable, the slowloris
+// Limits of both listeners. A client gets ReadHeaderTimeout (configurable, the slowloris
 // guard) for its headers and ReadTimeout for the whole request including a 1 MiB body on a slow
 // link; a handler has WriteTimeout to answer; an idle keep-alive connection is closed after
 // IdleTimeout. Headers over MaxHeaderBytes get 431.
@@ -40,16 +40,22 @@ const (
 
 // Server is the service: a public listener, an optional admin listener and the readiness state.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	metrics *prometheus.Registry
-	ready   atomic.Bool
-	handler http.Handler
+	cfg      config.Config
+	log      *slog.Logger
+	metrics  *prometheus.Registry
+	ready    atomic.Bool
+	handler  http.Handler
+	timeouts timeouts
 }
+
+// timeouts are the limits above with the configured ReadHeaderTimeout; a field, so that tests
+// can watch each one cut a connection off without waiting half a minute.
+type timeouts struct{ readHeader, read, write, idle time.Duration }
 
 // New builds the service. Nothing listens until Serve.
 func New(cfg config.Config, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: log, metrics: prometheus.NewRegistry(),
+		timeouts: timeouts{readHeader: cfg.ReadHeaderTimeout, read: ReadTimeout, write: WriteTimeout, idle: IdleTimeout}}
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.ready.Store(true)
 
@@ -60,7 +66,7 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 	route(mux, "/metrics", map[string]http.Handler{"GET": s.metricsHandler()})
 	route(mux, "/v1/greet", map[string]http.Handler{"GET": http.HandlerFunc(greetQuery), "POST": http.HandlerFunc(greetBody)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, "no such path: "+r.URL.Path)
+		writeError(w, r, http.StatusNotFound, "no such path: "+clip(r.URL.Path))
 	})
 	s.handler = chain(mux, log, newHTTPMetrics(s.metrics))
 	return s
@@ -74,21 +80,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // sending, then in-flight requests get up to ShutdownTimeout to finish. It returns nil after a
 // clean shutdown. Listening is the caller's job, so a port conflict is reported before anything runs.
 func (s *Server) Serve(ctx context.Context, ln, admin net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.httpServer(s.handler)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	if admin != nil {
-		// No WriteTimeout: a CPU profile streams for as long as its ?seconds= asks.
-		as := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-			MaxHeaderBytes: MaxHeaderBytes, ErrorLog: srv.ErrorLog}
+		// The same limits: a slow or idle client must not hold the admin port either. A CPU
+		// profile or trace outlives WriteTimeout anyway: pprof extends its own write deadline
+		// by the ?seconds= it is asked for.
+		as := s.httpServer(s.adminHandler())
 		servers = append(servers, as)
 		go func() { errc <- as.Serve(admin) }()
 		s.log.Info("admin listening", "addr", admin.Addr().String())
@@ -124,6 +123,18 @@ func (s *Server) Serve(ctx context.Context, ln, admin net.Listener) error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.timeouts.readHeader,
+		ReadTimeout:       s.timeouts.read,
+		WriteTimeout:      s.timeouts.write,
+		IdleTimeout:       s.timeouts.idle,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {
@@ -175,7 +186,7 @@ func route(mux *http.ServeMux, path string, byMethod map[string]http.Handler) {
 	allow := strings.Join(allowed, ", ")
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use "+allow)
+		writeError(w, r, http.StatusMethodNotAllowed, "method "+clip(r.Method)+" not allowed; use "+allow)
 	})
 }
 

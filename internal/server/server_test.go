@@ -40,7 +40,8 @@ type live struct {
 	admin string // the admin listener's URL, when cfg.AdminAddr is set
 }
 
-func start(t *testing.T, cfg config.Config) *live {
+// start runs New(cfg) after tweak, if given, has changed it.
+func start(t *testing.T, cfg config.Config, tweak ...func(*Server)) *live {
 	t.Helper()
 	ln := listen(t)
 	var admin net.Listener
@@ -50,6 +51,9 @@ func start(t *testing.T, cfg config.Config) *live {
 		l.admin = "http://" + admin.Addr().String()
 	}
 	s := New(cfg, slog.New(slog.NewJSONHandler(l.logs, nil)))
+	for _, f := range tweak {
+		f(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln, admin) }()
@@ -123,6 +127,7 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/v1/greet", `{"name":"Ada"}}`, 400, "nothing after it"},
 		{"POST", "/v1/greet", `["Ada"]`, 400, "malformed JSON"},
 		{"POST", "/v1/greet", `{"name":42}`, 400, "malformed JSON"},
+		{"POST", "/v1/greet", ``, 400, "the body is empty"},
 		{"POST", "/v1/greet", `{"name":"Ada\u0000"}`, 400, "not allowed"},
 		{"POST", "/v1/greet", `{"name":"` + strings.Repeat("a", maxBody) + `"}`, 413, "request body over"},
 		{"DELETE", "/v1/greet", "", 405, "use GET, HEAD, POST"},
@@ -427,5 +432,155 @@ func TestAdminListener(t *testing.T) {
 	}
 	if status, _, _ := do(t, "GET", l.url+"/debug/pprof/", ""); status != 404 {
 		t.Fatalf("pprof is reachable on the public listener: %d", status)
+	}
+}
+
+// The documented limit (README: "a 1 MiB body limit"), pinned by its value rather than derived
+// from the constant, and enforced at the exact byte: 1 MiB is read, 1 MiB + 1 is refused,
+// whether the excess comes before the object or after it.
+func TestBodyLimitIsExactlyOneMiB(t *testing.T) {
+	if maxBody != 1<<20 {
+		t.Fatalf("maxBody = %d, the documented limit is 1 MiB (%d)", maxBody, 1<<20)
+	}
+	l := start(t, testConfig())
+	const object = `{"name":"Ada"}`
+	for _, tc := range []struct {
+		size   int
+		status int
+	}{{1 << 20, 200}, {1<<20 + 1, 413}} {
+		pad := strings.Repeat(" ", tc.size-len(object))
+		for where, body := range map[string]string{"after": object + pad, "before": pad + object} {
+			resp, err := http.Post(l.url+"/v1/greet", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("%d-byte body (whitespace %s the object) answered %d %s, want %d", len(body), where, resp.StatusCode, b, tc.status)
+			}
+		}
+	}
+}
+
+// encoding/json's messages name Go types and struct fields; the client gets the JSON field and
+// the JSON type it wants.
+func TestJSONErrorsNameFieldsNotGoTypes(t *testing.T) {
+	l := start(t, testConfig())
+	long := strings.Repeat("k", 100<<10)
+	for _, tc := range []struct{ body, want string }{
+		{`{"name":42}`, `malformed JSON: field "name" must be a string, not a number`},
+		{`{"name":true}`, `field "name" must be a string, not a bool`},
+		{`{"name":{"first":"Ada"}}`, `field "name" must be a string, not an object`},
+		{`{"name":["Ada"]}`, `field "name" must be a string, not an array`},
+		{`["Ada"]`, `the body must be an object such as {"name":"Ada"}, not an array`},
+		{`"Ada"`, `not a string`},
+		{`{"name":"Ada",}`, "malformed JSON at byte 15: invalid character '}'"},
+		{`{"name":`, "ends in the middle of a value"},
+		{`{"admin":true}`, `malformed JSON: unknown field "admin"`},
+		{`{"` + long + `":1}`, `malformed JSON: unknown field "kkk`},
+	} {
+		status, _, body := do(t, "POST", l.url+"/v1/greet", tc.body)
+		var e errorBody
+		if err := json.Unmarshal([]byte(body), &e); err != nil || status != 400 {
+			t.Errorf("%s: %d %s", trunc(tc.body), status, trunc(body))
+			continue
+		}
+		if !strings.Contains(e.Error, tc.want) {
+			t.Errorf("%s: error %q, want %q", trunc(tc.body), trunc(e.Error), tc.want)
+		}
+		for _, leak := range []string{"Go ", "struct", "greetRequest", "server.", "of type", "json: "} {
+			if strings.Contains(e.Error, leak) {
+				t.Errorf("%s: error %q leaks %q", trunc(tc.body), trunc(e.Error), leak)
+			}
+		}
+		if len(e.Error) > 2*maxEchoed {
+			t.Errorf("%s: a %d-byte error echoes the client's input unbounded", trunc(tc.body), len(e.Error))
+		}
+	}
+}
+
+// A client-chosen path or method is repeated in the access log and the error body, each cut to
+// maxEchoed bytes and marked with its length: a 60 KB path no longer makes a 60 KB log line.
+func TestLongPathAndMethodAreBoundedInLogsAndBodies(t *testing.T) {
+	l := start(t, testConfig())
+	path := "/" + strings.Repeat("p", 60<<10)
+	method := strings.Repeat("M", 60<<10)
+	for _, tc := range []struct {
+		method, path, echoed string
+		status               int
+	}{
+		{"GET", path, path, 404},
+		{method, "/healthz", method, 405},
+	} {
+		id := fmt.Sprintf("long-%d", tc.status)
+		status, _, body := do(t, tc.method, l.url+tc.path, "", "X-Request-ID", id)
+		marker := fmt.Sprintf("...(%d bytes)", len(tc.echoed))
+		if status != tc.status || !strings.Contains(body, tc.echoed[:maxEchoed]+marker) || len(body) > 1024 {
+			t.Errorf("%d-byte %s: answered %d with %d bytes, want %d bounded, ending in %q: %s",
+				len(tc.echoed), http.StatusText(tc.status), status, len(body), tc.status, marker, trunc(body))
+		}
+		var line string
+		for _, s := range strings.Split(l.logs.String(), "\n") {
+			if strings.Contains(s, `"request_id":"`+id+`"`) {
+				line = s
+			}
+		}
+		if line == "" || len(line) > 1024 || !strings.Contains(line, marker) {
+			t.Errorf("%d-byte %s: access log line of %d bytes, want at most 1024 with %q: %s", len(tc.echoed),
+				http.StatusText(tc.status), len(line), marker, trunc(line))
+		}
+		t.Logf("%d-byte %s: %d-byte answer, %d-byte log line", len(tc.echoed), http.StatusText(tc.status), len(body), len(line))
+	}
+	// A cut never splits a character: the JSON log stays valid UTF-8 without replacement runes.
+	if got := clip(strings.Repeat("a", maxEchoed-1) + "é" + strings.Repeat("b", 10)); !strings.HasPrefix(got, strings.Repeat("a", maxEchoed-1)+"...(") {
+		t.Errorf("clip split a character: %q", got)
+	}
+}
+
+// The admin listener (pprof) has the public one's limits: a client slow with its headers or its
+// body, or idle on a kept-alive connection, is cut off there too. The limits are shortened here
+// so that each can be watched firing; both servers are built by one function from the same values.
+func TestAdminListenerHasTheSameTimeouts(t *testing.T) {
+	cfg := testConfig()
+	cfg.AdminAddr = "127.0.0.1:0"
+	l := start(t, cfg, func(s *Server) {
+		s.timeouts = timeouts{readHeader: 300 * time.Millisecond, read: 500 * time.Millisecond, write: 500 * time.Millisecond, idle: 500 * time.Millisecond}
+	})
+	for name, addr := range map[string]string{"public": l.addr, "admin": strings.TrimPrefix(l.admin, "http://")} {
+		post := "/v1/greet"
+		if name == "admin" {
+			post = "/debug/pprof/symbol" // reads its body
+		}
+		for what, send := range map[string]string{
+			"unfinished headers": "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+			"unfinished body":    "POST " + post + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+			"idle keep-alive":    "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+		} {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(conn, send); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.Copy(io.Discard, conn) // returns when the server hangs up
+			conn.Close()
+			if ne, ok := err.(net.Error); ok && ne.Timeout() { //nolint:errorlint // a deadline error is never wrapped here
+				t.Errorf("%s listener: a client with %s kept its connection past 5s", name, what)
+			}
+		}
+	}
+	// pprof lengthens its own write deadline by the duration asked for: a CPU profile longer
+	// than the write timeout still arrives whole.
+	resp, err := http.Get(l.admin + "/debug/pprof/profile?seconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(b) == 0 {
+		t.Fatalf("a 1s CPU profile under a 500ms write timeout: %d, %d bytes, %v", resp.StatusCode, len(b), err)
 	}
 }
