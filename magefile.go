@@ -1,9 +1,12 @@
 //go:build mage
 
-// Slipway's build-to-deploy pipeline. This file is the menu: each target is a doc comment
-// (what `mage -l` prints) and a few lines that call a tested package under internal/pipeline.
-// Run targets with `go run mage.go <target>`, `go tool mage <target>` or an installed `mage`.
+// Slipway: build, test, release and run this service. Start with `go run mage.go release`
+// (a signed, scanned local release in dist/) and `go run mage.go test`; `mage -h <target>` says
+// more about one target. Every target installs what it needs on first use, inside the checkout.
 package main
+
+// This file is the menu: each target is a doc comment (what `mage -l` prints) and a few lines
+// that call a tested package under internal/pipeline.
 
 import (
 	"context"

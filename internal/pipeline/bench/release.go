@@ -17,14 +17,16 @@ var stageLabels = map[string]string{
 	"goreleaser: software bill of materials": "SBOM",
 	"goreleaser: calculating checksums":      "archive (checksums)",
 	"goreleaser: signing artifacts":          "sign",
-	"goreleaser: docker images (v2)":         "image + push (one buildx run)",
-	"goreleaser: signing docker images":      "sign",
+	"goreleaser: ko":                         "image + push (ko: build both platforms, push the index)",
+	"image signatures":                       "sign",
 	"image SBOMs":                            "SBOM (images, attested: sign)",
 	"scan":                                   "scan",
 	"verify":                                 "verify",
+	"preflight":                              "setup",
+	"tools":                                  "setup (one-off: tools built on first use)",
 	"prepare":                                "setup",
 	"signing key":                            "setup",
-	"image infrastructure":                   "setup (registry, buildkitd)",
+	"image registry and base":                "setup (registry, base image)",
 }
 
 // releaseCase runs the local release (`mage release`) once a repetition and breaks its time
@@ -65,7 +67,7 @@ func releaseCase(ctx context.Context, b *bencher) ([]Result, error) {
 		r.Series = append(r.Series, Series{Contender: label, Metric: "time", Unit: "s", Values: values[name]})
 	}
 	// Contender "total" keeps its plain name: column() finds the total by it.
-	r.Notes = append(r.Notes, "goreleaser builds and pushes the images in one buildx run, so image and push are one row; "+
-		"\"other\" is goreleaser's untimed pipes (defaults, git, checksums of images) and the summary.")
+	r.Notes = append(r.Notes, "ko (inside goreleaser) builds and pushes the images in one step, so image and push are one row; "+
+		"\"other\" is goreleaser's untimed pipes (defaults, git, checksums) and the summary.")
 	return []Result{r}, nil
 }
