@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -27,6 +28,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
@@ -103,6 +105,33 @@ func (Verify) Repro(ctx context.Context) error {
 		return err
 	}
 	return gobuild.Repro(ctx, o)
+}
+
+// Run runs every Linux artifact on its own architecture, natively or emulated through binfmt_misc
+// and QEMU, to prove it starts where it is deployed. Each binary in dist/ (PLATFORMS honored)
+// runs `version` with nothing but its own directory as its root and must report its platform and
+// this checkout's version. Each platform image of the image deploy:render deploys (DEPLOY_IMAGE,
+// or the last release's) runs hardened as docker:run runs it: it must answer /readyz and
+// healthcheck and exit 0 on SIGTERM. What this machine cannot emulate is NOT RUN, with the fix.
+func (Verify) Run(ctx context.Context) error {
+	o, err := gobuild.Project(ctx, nil)
+	if err != nil {
+		return err
+	}
+	crane, err := tools.Path(ctx, o.Root, "crane")
+	if err != nil {
+		return err
+	}
+	c := runproof.Checker{Crane: crane}
+	results, err := c.Binaries(ctx, o.Dist, o.Platforms, o.Stamp.Version)
+	if img, noImage := deploy.ChooseImage(o.Root); noImage != nil {
+		fmt.Printf("verify:run: images NOT RUN: %v\n", noImage)
+	} else {
+		imgs, imgErr := c.Images(ctx, []string{img.String()}, o.Stamp.Version)
+		results, err = append(results, imgs...), errors.Join(err, imgErr)
+	}
+	runproof.Report(os.Stdout, results)
+	return err
 }
 
 // Clean removes dist/ (or $SLIPWAY_DIST). Pinned tools in .slipway/ stay.
