@@ -22,6 +22,8 @@ type RunOptions struct {
 	Name  string
 	Port  int      // host port, published on 127.0.0.1 only; 0 lets Docker pick one
 	Env   []string // KEY=VALUE
+	// Platform (os/arch[/variant]) runs another architecture's image, emulated; "" is the host's.
+	Platform string
 }
 
 // hardening is how every container of the service runs: as the image's non-root user (enforced
@@ -44,6 +46,9 @@ type Container struct {
 // Start runs o.Image detached, hardened, with the port published on loopback.
 func Start(ctx context.Context, o RunOptions) (*Container, error) {
 	args := append([]string{"run", "--detach", "--name", o.Name}, hardening...)
+	if o.Platform != "" {
+		args = append(args, "--platform", o.Platform)
+	}
 	args = append(args, "--publish", fmt.Sprintf("127.0.0.1:%s:%d", portArg(o.Port), ContainerPort))
 	for _, e := range o.Env {
 		args = append(args, "--env", e)
@@ -106,6 +111,9 @@ func (c *Container) WaitReady(ctx context.Context, timeout time.Duration) error 
 			if ok, err := Ready(ctx, &client, c.URL+"/readyz"); ok || err != nil {
 				return err
 			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // cancelled: not the container's failure
 		}
 		running, state := c.running(ctx)
 		if !running || time.Now().After(deadline) {

@@ -21,13 +21,14 @@ import (
 
 // inputs is everything prepare gathers before the first stage runs.
 type inputs struct {
-	root    string
-	state   State
-	version string // semver without the "v": goreleaser's .Version, in archive names
-	tag     string // GORELEASER_CURRENT_TAG: the stamp's version
-	build   []string
-	gitEnv  []string
-	epoch   string // SOURCE_DATE_EPOCH: the commit time
+	root      string
+	state     State
+	version   string // semver without the "v": goreleaser's .Version, in archive names
+	tag       string // GORELEASER_CURRENT_TAG: the stamp's version
+	build     []string
+	platforms []string // what goreleaser builds: build:all's default matrix
+	gitEnv    []string
+	epoch     string // SOURCE_DATE_EPOCH: the commit time
 
 	goreleaser, cosign, trivy, crane string
 }
@@ -46,7 +47,7 @@ func prepare(ctx context.Context, o Options) (inputs, error) {
 	if err := CheckConfig(o.Root, bs.platforms); err != nil {
 		return in, err
 	}
-	in.version, in.build, in.epoch = strings.TrimPrefix(bs.version, "v"), bs.env, bs.epoch
+	in.version, in.build, in.epoch, in.platforms = strings.TrimPrefix(bs.version, "v"), bs.env, bs.epoch, bs.platforms
 	in.tag = "v" + in.version
 	in.state.Tag, in.state.Dirty = bs.exactTag, bs.dirty
 

@@ -26,7 +26,7 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) e
 	if err != nil {
 		return err
 	}
-	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{sign: false})
+	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{sign: false, publish: true})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -176,8 +178,9 @@ type built struct {
 }
 
 type stagedBuild struct {
-	signer sign.Signer
-	sign   bool // sign the checksums, images and image SBOMs
+	signer  sign.Signer
+	sign    bool // sign the checksums, images and image SBOMs
+	publish bool // the build is about to be published: nothing may be NOT RUN
 }
 
 // buildStaged runs goreleaser with images pushed to the loopback registry (infra), then the
@@ -226,6 +229,10 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		}
 	}
 
+	if err := st.run("run proof", func() (string, error) { return runProof(ctx, o, in, withImages, sb.publish) }); err != nil {
+		return b, err
+	}
+
 	if o.Skip.Has("scan") {
 		st.skipped("scan", o.Skip.String())
 		b.notScanned = errors.New("the scan was skipped (SKIP=scan)")
@@ -237,6 +244,53 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		return note, err
 	})
 	return b, err
+}
+
+// runProof runs every Linux binary in dist/ and every platform image of the index on its own
+// architecture (natively, or emulated through binfmt_misc and QEMU), as runproof does for
+// `mage verify:run`. Where emulation is missing that artifact is NOT RUN: loud in a local
+// release, a refusal in a publishing one.
+func runProof(ctx context.Context, o Options, in inputs, withImages, publish bool) (string, error) {
+	ps, err := platform.ParseList(strings.Join(in.platforms, ","))
+	if err != nil {
+		return "", err
+	}
+	c := runproof.Checker{Crane: in.crane}
+	res, err := c.Binaries(ctx, project.DistDir(o.Root), ps, in.tag)
+	if withImages {
+		recs, rerr := ReadImages(project.DistDir(o.Root))
+		if rerr != nil {
+			return "", rerr
+		}
+		var refs []string
+		for _, r := range recs {
+			refs = append(refs, r.Repo+"@"+r.Digest)
+		}
+		imgs, ierr := c.Images(ctx, refs, in.tag)
+		res, err = append(res, imgs...), errors.Join(err, ierr)
+	}
+	runproof.Report(o.Out, res)
+	if err != nil {
+		return "", err
+	}
+	if runproof.AnyNotRun(res) {
+		if publish {
+			return "", errors.New("refusing to publish: some Linux artifacts were NOT RUN (above): " + runproof.Fix)
+		}
+		fmt.Fprintln(o.Out, "!! some Linux artifacts were NOT RUN (above): a publishing release would refuse. "+runproof.Fix)
+		return fmt.Sprintf("%d of %d NOT RUN", countNotRun(res), len(res)), nil
+	}
+	return fmt.Sprintf("%d artifacts ran", len(res)), nil
+}
+
+func countNotRun(res []runproof.Result) int {
+	n := 0
+	for _, r := range res {
+		if r.NotRun != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // signImages signs every pushed image index by digest (a tag can move; the digest cannot).

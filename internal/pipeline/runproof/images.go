@@ -187,7 +187,7 @@ func (c Checker) image(ctx context.Context, im platformImage, wantVersion string
 	defer func() { _ = image.Remove(cleanup, name) }()
 
 	start := time.Now()
-	cont, err := image.Start(ctx, image.RunOptions{Image: im.ref, Name: name, Env: runEnv})
+	cont, err := image.Start(ctx, image.RunOptions{Image: im.ref, Name: name, Env: runEnv, Platform: im.platform.String()})
 	if err != nil {
 		r.Err = fmt.Errorf("it does not start (entrypoint %s): %w", strings.Join(entry, " "), err)
 		return r
