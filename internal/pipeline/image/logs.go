@@ -1,13 +1,13 @@
 package image
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // NewLogWriter turns the service's JSON log lines into one readable line each:
@@ -18,30 +18,7 @@ import (
 // Lines that are not JSON objects pass through unchanged. Safe for concurrent writers (the
 // container's stdout and stderr).
 func NewLogWriter(w io.Writer) io.Writer {
-	return &logWriter{w: w}
-}
-
-type logWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
-}
-
-func (l *logWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(l.buf[:i])
-		l.buf = l.buf[i+1:]
-		if _, err := io.WriteString(l.w, FormatLogLine(line)+"\n"); err != nil {
-			return len(p), err
-		}
-	}
+	return run.Lines(func(line string) { _, _ = io.WriteString(w, FormatLogLine(line)+"\n") })
 }
 
 // FormatLogLine formats one log line; see NewLogWriter.

@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -142,7 +141,7 @@ func runGoreleaser(ctx context.Context, st *stages, in inputs, env, args []strin
 type sectionTimer struct {
 	out      io.Writer
 	now      func() time.Time
-	partial  []byte
+	lines    io.Writer // splits the log into lines for line()
 	current  string
 	since    time.Time
 	sections []struct {
@@ -158,28 +157,26 @@ var timedSections = []string{
 }
 
 func (t *sectionTimer) Write(p []byte) (int, error) {
-	t.partial = append(t.partial, p...)
-	for {
-		i := bytes.IndexByte(t.partial, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(t.partial[:i])
-		t.partial = t.partial[i+1:]
-		trimmed := strings.TrimLeft(line, " ")
-		indent := len(line) - len(trimmed)
-		name, ok := strings.CutPrefix(trimmed, "• ")
-		name = strings.TrimSpace(name)
-		timed := slices.Contains(timedSections, name)
-		// A pipe is a top-level line; under "publishing" the timed ones are one level deeper.
-		if !ok || (indent != 2 && !timed) {
-			continue
-		}
-		t.close()
-		if timed {
-			t.current, t.since = name, t.now()
-			fmt.Fprintf(t.out, "    %s\n", name)
-		}
+	if t.lines == nil {
+		t.lines = run.Lines(t.line)
+	}
+	return t.lines.Write(p)
+}
+
+func (t *sectionTimer) line(line string) {
+	trimmed := strings.TrimLeft(line, " ")
+	indent := len(line) - len(trimmed)
+	name, ok := strings.CutPrefix(trimmed, "• ")
+	name = strings.TrimSpace(name)
+	timed := slices.Contains(timedSections, name)
+	// A pipe is a top-level line; under "publishing" the timed ones are one level deeper.
+	if !ok || (indent != 2 && !timed) {
+		return
+	}
+	t.close()
+	if timed {
+		t.current, t.since = name, t.now()
+		fmt.Fprintf(t.out, "    %s\n", name)
 	}
 }
 

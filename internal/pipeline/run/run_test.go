@@ -36,3 +36,16 @@ func TestTailKeepsEnd(t *testing.T) {
 		t.Fatalf("tail = %q", got)
 	}
 }
+
+func TestLinesSplitsWhateverTheWrites(t *testing.T) {
+	var got []string
+	w := Lines(func(l string) { got = append(got, l) })
+	for _, chunk := range []string{"one\ntw", "o\n", "", "three\nfour"} {
+		if _, err := w.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, "|") != "one|two|three" {
+		t.Fatalf("lines %q, want one, two, three (four has no newline yet)", got)
+	}
+}

@@ -1,12 +1,13 @@
 package tools
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // ProgressEvery is how often a tool build says it is still at work.
@@ -20,7 +21,7 @@ type buildProgress struct {
 	what, log  string
 	start      time.Time
 	mu         sync.Mutex
-	partial    []byte
+	lines      io.Writer
 	downloads  int
 	packages   int
 	tick       *time.Ticker
@@ -32,6 +33,7 @@ type buildProgress struct {
 func newBuildProgress(out io.Writer, what, log string) *buildProgress {
 	p := &buildProgress{out: out, what: what, log: log, start: time.Now(),
 		tick: time.NewTicker(ProgressEvery), stopped: make(chan struct{})}
+	p.lines = run.Lines(p.count)
 	fmt.Fprintf(out, "building tool %s on first use (log: %s)\n", what, log)
 	go func() {
 		for {
@@ -46,23 +48,16 @@ func newBuildProgress(out io.Writer, what, log string) *buildProgress {
 	return p
 }
 
-func (p *buildProgress) Write(b []byte) (int, error) {
+func (p *buildProgress) Write(b []byte) (int, error) { return p.lines.Write(b) }
+
+func (p *buildProgress) count(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.partial = append(p.partial, b...)
-	for {
-		i := bytes.IndexByte(p.partial, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := string(p.partial[:i])
-		p.partial = p.partial[i+1:]
-		switch {
-		case strings.HasPrefix(line, "go: downloading "):
-			p.downloads++
-		case line != "" && !strings.HasPrefix(line, "go: ") && !strings.HasPrefix(line, "#"):
-			p.packages++ // -v prints each package's import path as it is compiled
-		}
+	switch {
+	case strings.HasPrefix(line, "go: downloading "):
+		p.downloads++
+	case line != "" && !strings.HasPrefix(line, "go: ") && !strings.HasPrefix(line, "#"):
+		p.packages++ // -v prints each package's import path as it is compiled
 	}
 }
 
