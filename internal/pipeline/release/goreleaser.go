@@ -121,6 +121,11 @@ func runGoreleaser(ctx context.Context, st *stages, in inputs, env, args []strin
 	defer logf.Close()
 	logPath := logf.Name()
 	st.distTouched = true
+	config, err := renderConfig(in.root, env)
+	if err != nil {
+		return err
+	}
+	args = append(args, "--config", config)
 	timer := &sectionTimer{out: st.out, now: time.Now}
 	start := time.Now()
 	fmt.Fprintf(st.out, "==> goreleaser %s (log: %s)\n", strings.Join(args, " "), logPath)
@@ -137,6 +142,32 @@ func runGoreleaser(ctx context.Context, st *stages, in inputs, env, args []strin
 	return nil
 }
 
+// koSettings are the settings of .goreleaser.yaml's kos that goreleaser v2.16 does not template
+// (it does from v2.18, which needs Go 1.27): the release fills them into a rendered copy.
+var koSettings = []string{"SLIPWAY_BASE_IMAGE", "SLIPWAY_IMAGE"}
+
+// renderConfig writes .slipway/goreleaser.yaml: .goreleaser.yaml with koSettings' placeholders
+// replaced by their values in env (left as they are when unset: a run without images). Every
+// other template stays goreleaser's.
+func renderConfig(root string, env []string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, ConfigFile))
+	if err != nil {
+		return "", err
+	}
+	text := string(data)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if slices.Contains(koSettings, k) && v != "" {
+			text = strings.ReplaceAll(text, "{{ .Env."+k+" }}", v)
+		}
+	}
+	out := filepath.Join(project.StateDir(root), "goreleaser.yaml")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", err
+	}
+	return out, os.WriteFile(out, []byte("# Rendered from "+ConfigFile+" by the release: do not edit.\n"+text), 0o644)
+}
+
 // sectionTimer turns goreleaser's log into timed sections as the lines arrive.
 type sectionTimer struct {
 	out      io.Writer
@@ -144,10 +175,12 @@ type sectionTimer struct {
 	lines    io.Writer // splits the log into lines for line()
 	current  string
 	since    time.Time
-	sections []struct {
-		name string
-		d    time.Duration
-	}
+	sections []section
+}
+
+type section struct {
+	name string
+	d    time.Duration
 }
 
 // Sections worth a line of their own; the rest (defaults, git state, ...) take milliseconds.
@@ -181,11 +214,16 @@ func (t *sectionTimer) line(line string) {
 }
 
 func (t *sectionTimer) close() {
-	if t.current != "" {
-		t.sections = append(t.sections, struct {
-			name string
-			d    time.Duration
-		}{t.current, t.now().Sub(t.since)})
-		t.current = ""
+	if t.current == "" {
+		return
 	}
+	d := t.now().Sub(t.since)
+	// A pipe may show twice (ko: once where it builds in a snapshot, once under publishing,
+	// where it builds and pushes otherwise): one row with the time of both.
+	if i := slices.IndexFunc(t.sections, func(s section) bool { return s.name == t.current }); i >= 0 {
+		t.sections[i].d += d
+	} else {
+		t.sections = append(t.sections, section{t.current, d})
+	}
+	t.current = ""
 }

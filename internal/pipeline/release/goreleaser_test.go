@@ -132,6 +132,7 @@ func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
 		{"    • building                 target=linux_amd64_v1\n", 30 * time.Second},
 		{"  • archiv", 0}, // a line split across writes
 		{"es\n", 2 * time.Second},
+		{"  • ko\n", time.Second},
 		{"  • publishing\n", 0},
 		{"    • ko\n", 5 * time.Second},
 		{"      • created images\n", 0},
@@ -148,11 +149,11 @@ func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
 	for _, s := range timer.sections {
 		got = append(got, s.name+"="+s.d.String())
 	}
-	want := "building binaries=31s archives=2s ko=5s"
+	want := "building binaries=31s archives=2s ko=6s"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("sections %q, want %q", strings.Join(got, " "), want)
 	}
-	if progress.String() != "    building binaries\n    archives\n    ko\n" {
+	if progress.String() != "    building binaries\n    archives\n    ko\n    ko\n" {
 		t.Fatalf("progress lines %q", progress.String())
 	}
 }
@@ -169,5 +170,28 @@ func TestGoreleaserBuildsTheDefaultMatrix(t *testing.T) {
 	}
 	if err := CheckConfig(root, names); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The rendered config carries the kos settings goreleaser v2.16 cannot template, and only those.
+func TestRenderConfigFillsKoSettings(t *testing.T) {
+	root := writeConfig(t, "kos:\n  - base_image: \"{{ .Env.SLIPWAY_BASE_IMAGE }}\"\n    repositories: [\"{{ .Env.SLIPWAY_IMAGE }}\"]\n"+
+		"    labels: {v: \"{{ .Env.SLIPWAY_LDFLAGS }}\"}\n")
+	p, err := renderConfig(root, []string{"SLIPWAY_BASE_IMAGE=127.0.0.1:5798/base@sha256:ab", "SLIPWAY_IMAGE=127.0.0.1:5798/slipway", "SLIPWAY_LDFLAGS=-s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(data)
+	for _, want := range []string{`base_image: "127.0.0.1:5798/base@sha256:ab"`, `repositories: ["127.0.0.1:5798/slipway"]`, `{{ .Env.SLIPWAY_LDFLAGS }}`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered config lacks %q:\n%s", want, got)
+		}
+	}
+	if filepath.Dir(p) != filepath.Join(root, ".slipway") {
+		t.Errorf("rendered into %s, want .slipway/", p)
 	}
 }

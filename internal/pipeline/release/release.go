@@ -370,7 +370,7 @@ func Snapshot(ctx context.Context, o Options) (err error) {
 	}); err != nil {
 		return err
 	}
-	args := []string{"release", "--snapshot", "--clean", "--skip=docker,sign,announce,publish,validate"}
+	args := []string{"release", "--snapshot", "--clean", "--skip=ko,sign,announce,publish,validate"}
 	if err := runGoreleaser(ctx, st, in, in.goreleaserEnv(false), args); err != nil {
 		return err
 	}
