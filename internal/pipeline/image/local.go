@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
@@ -34,6 +35,9 @@ type Local struct {
 // NewLocal reads the checkout's version stamp and where base images come from. Offline, it
 // starts the project's registry (or finds it running), where `mage setup` put the stand-ins.
 func NewLocal(ctx context.Context, root string, out io.Writer) (*Local, error) {
+	if err := preflight.Docker().Run(ctx); err != nil {
+		return nil, err
+	}
 	stamp, err := version.Describe(ctx, root)
 	if err != nil {
 		return nil, err

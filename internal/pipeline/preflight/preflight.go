@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -141,4 +142,26 @@ func Env(name, why string) Check {
 		}
 		return nil
 	}}
+}
+
+// Docker fails when the Docker engine does not answer, naming the usual causes.
+func Docker() Check {
+	return Check{Name: "docker engine", Run: func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("the Docker engine does not answer (%s): start it (Docker Desktop, or `systemctl start docker`), "+
+				"or, if it runs, join the docker group (`sudo usermod -aG docker $USER`, then log in again)", lastLine(string(out), err))
+		}
+		return nil
+	}}
+}
+
+func lastLine(out string, err error) string {
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return err.Error()
+	}
+	return out[strings.LastIndex(out, "\n")+1:]
 }

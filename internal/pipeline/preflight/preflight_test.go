@@ -98,3 +98,12 @@ func freeAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// With no engine to reach, the check names the fix; with the machine's engine it passes.
+func TestDockerNamesTheFix(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	err := Docker().Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "docker group") {
+		t.Fatalf("unreachable engine: %v", err)
+	}
+}

@@ -30,7 +30,8 @@ func Preflight(ctx context.Context, o Options) error {
 		checks = append(checks, passwordCheck(o.Root, st.CosignKey))
 	}
 	if !o.Skip.Has("images") {
-		checks = append(checks, registry.PortCheck())
+		// The run proof starts every platform image with Docker.
+		checks = append(checks, preflight.Docker(), registry.PortCheck())
 		if !o.Offline {
 			src, err := image.SourceFromEnv(registry.Addr(), "")
 			if err != nil {
