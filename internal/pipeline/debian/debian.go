@@ -64,20 +64,56 @@ func newApt(dir, arch string) apt { return apt{dir: dir, arch: arch} }
 
 // options point apt at dir and arch alone; the machine's sources.list is read, nothing written.
 func (a apt) options() []string {
-	opts := []string{
+	opts := a.sources()
+	opts = append(opts,
 		"-o", "Dir::State=" + filepath.Join(a.dir, "state"),
 		"-o", "Dir::Cache=" + filepath.Join(a.dir, "cache"),
 		"-o", "Dir::State::status=/dev/null",
 		"-o", "Debug::NoLocking=1",
 		"-o", "APT::Architecture=" + a.arch,
 		"-o", "APT::Architectures::=" + a.arch,
-	}
+	)
 	if os.Geteuid() == 0 {
 		// As root apt drops to _apt for downloads, which cannot write into a root-owned
 		// directory; as anyone else it downloads as that user anyway.
 		opts = append(opts, "-o", "APT::Sandbox::User=root")
 	}
 	return opts
+}
+
+// sources: Debian serves every architecture from the mirrors the machine already uses. Ubuntu
+// serves only amd64 and i386 from its archive, the others from ports.ubuntu.com (a GitHub-hosted
+// runner is Ubuntu): there, a sources file of the project's own names the ports archive.
+func (a apt) sources() []string {
+	osr, _ := os.ReadFile("/etc/os-release")
+	line := ubuntuPorts(string(osr), a.arch)
+	if line == "" {
+		return nil
+	}
+	list := filepath.Join(a.dir, "sources.list")
+	if err := os.MkdirAll(a.dir, 0o755); err != nil || os.WriteFile(list, []byte(line+"\n"), 0o644) != nil {
+		return nil // apt then reads the machine's sources and says what it cannot fetch
+	}
+	return []string{"-o", "Dir::Etc::SourceList=" + list, "-o", "Dir::Etc::SourceParts=" + filepath.Join(a.dir, "no-parts")}
+}
+
+// ubuntuPorts is the sources line for arch on an Ubuntu machine described by osRelease, or ""
+// where the machine's own sources serve arch.
+func ubuntuPorts(osRelease, arch string) string {
+	var id, codename string
+	for _, l := range strings.Split(osRelease, "\n") {
+		if v, ok := strings.CutPrefix(l, "ID="); ok {
+			id = strings.Trim(v, `"`)
+		}
+		if v, ok := strings.CutPrefix(l, "VERSION_CODENAME="); ok {
+			codename = strings.Trim(v, `"`)
+		}
+	}
+	if id != "ubuntu" || codename == "" || arch == "amd64" || arch == "i386" {
+		return ""
+	}
+	return "deb [arch=" + arch + " signed-by=/usr/share/keyrings/ubuntu-archive-keyring.gpg] http://ports.ubuntu.com/ubuntu-ports " +
+		codename + " main universe"
 }
 
 func (a apt) update(ctx context.Context, out io.Writer) error {

@@ -79,3 +79,17 @@ func hostAptState(t *testing.T) string {
 	b.WriteString("foreign=" + strings.TrimSpace(string(arches)))
 	return b.String()
 }
+
+// Ubuntu keeps arm64 on its ports archive; Debian, and Ubuntu's own architectures, need nothing.
+func TestUbuntuPortsForForeignArchitectures(t *testing.T) {
+	ubuntu := "NAME=\"Ubuntu\"\nID=ubuntu\nVERSION_CODENAME=noble\n"
+	if got := ubuntuPorts(ubuntu, "arm64"); !strings.Contains(got, "http://ports.ubuntu.com/ubuntu-ports noble main universe") ||
+		!strings.Contains(got, "arch=arm64") {
+		t.Errorf("ubuntu arm64: %q", got)
+	}
+	for _, tc := range []struct{ osr, arch string }{{ubuntu, "amd64"}, {"ID=debian\nVERSION_CODENAME=bookworm\n", "arm64"}, {"", "arm64"}} {
+		if got := ubuntuPorts(tc.osr, tc.arch); got != "" {
+			t.Errorf("%q %s: %q, want the machine's own sources", tc.osr, tc.arch, got)
+		}
+	}
+}
