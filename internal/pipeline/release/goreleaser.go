@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -196,7 +197,12 @@ func (t *sectionTimer) Write(p []byte) (int, error) {
 	return t.lines.Write(p)
 }
 
+// ansi matches terminal colour codes: goreleaser colours its log where it guesses a CI
+// terminal (CI=true), even into a pipe.
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
 func (t *sectionTimer) line(line string) {
+	line = ansi.ReplaceAllString(line, "")
 	trimmed := strings.TrimLeft(line, " ")
 	indent := len(line) - len(trimmed)
 	name, ok := strings.CutPrefix(trimmed, "• ")

@@ -130,7 +130,7 @@ func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
 		{"  • starting release\n", 0},
 		{"  • building binaries\n", time.Second},
 		{"    • building                 target=linux_amd64_v1\n", 30 * time.Second},
-		{"  • archiv", 0}, // a line split across writes
+		{"\x1b[1;94m  • \x1b[m\x1b[1marchiv", 0}, // a line split across writes, coloured as with CI=true
 		{"es\n", 2 * time.Second},
 		{"  • ko\n", time.Second},
 		{"  • publishing\n", 0},
