@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/initproject"
 	"github.com/slipway-dev/slipway/internal/pipeline/inspect"
+	"github.com/slipway-dev/slipway/internal/pipeline/lock"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
@@ -48,6 +49,7 @@ var Default = Build.Host
 // Host builds the binary for this machine (also `mage build`, the default target). Nothing is
 // compiled when no input (Go files, embedded files, go.mod/go.sum, version, flags) changed.
 func (Build) Host(ctx context.Context) error {
+	defer lock.Hold(ctx, "build:host")()
 	o, err := gobuild.Project(ctx, []platform.Platform{platform.Host()})
 	if err != nil {
 		return err
@@ -59,6 +61,7 @@ func (Build) Host(ctx context.Context) error {
 // All builds every platform in parallel, then runs verify:static. PLATFORMS=linux/amd64,linux/arm64
 // narrows the matrix (default: linux amd64/arm64/arm/v7, darwin amd64/arm64, windows amd64/arm64).
 func (Build) All(ctx context.Context) error {
+	defer lock.Hold(ctx, "build:all")()
 	o, err := gobuild.Project(ctx, nil)
 	if err != nil {
 		return err
@@ -90,6 +93,7 @@ func (Verify) Static(ctx context.Context) error {
 // and compares the SHA-256 of every binary (PLATFORMS honored). Slow: the second build starts
 // from nothing.
 func (Verify) Repro(ctx context.Context) error {
+	defer lock.Hold(ctx, "verify:repro")()
 	o, err := gobuild.Project(ctx, nil)
 	if err != nil {
 		return err
@@ -98,7 +102,8 @@ func (Verify) Repro(ctx context.Context) error {
 }
 
 // Clean removes dist/ (or $SLIPWAY_DIST). Pinned tools in .slipway/ stay.
-func Clean() error {
+func Clean(ctx context.Context) error {
+	defer lock.Hold(ctx, "clean")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -173,6 +178,7 @@ func Vuln(ctx context.Context) error {
 // It also installs buildx as a Docker CLI plugin and, with SLIPWAY_OFFLINE=1, fills the project's
 // loopback registry with stand-ins for the upstream base images (from Debian packages and Go).
 func Setup(ctx context.Context) error {
+	defer lock.Hold(ctx, "setup")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -225,6 +231,7 @@ func standIns(ctx context.Context) error {
 // Dockerfile.distroless for this machine's Linux architecture, also tags slipway:<version> and
 // prints the image size per layer.
 func (Docker) Build(ctx context.Context) error {
+	defer lock.Hold(ctx, "docker:build")()
 	mg.CtxDeps(ctx, standIns)
 	p, err := platform.Parse("linux/" + runtime.GOARCH)
 	if err != nil {
@@ -249,6 +256,7 @@ func (Docker) Build(ctx context.Context) error {
 // Source builds slipway:dev-alpine from source with the multi-stage Dockerfile (Go builder,
 // Alpine runtime), version-stamped, and prints its size per layer.
 func (Docker) Source(ctx context.Context) error {
+	defer lock.Hold(ctx, "docker:source")()
 	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
@@ -293,6 +301,7 @@ type Release mg.Namespace
 // loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
+	defer lock.Hold(ctx, "release:full")()
 	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
@@ -309,6 +318,7 @@ func (Release) Full(ctx context.Context) error {
 // Snapshot builds the archives, checksums and SBOMs of every platform, fast, for pull-request
 // checks: no images, no signatures, nothing published.
 func (Release) Snapshot(ctx context.Context) error {
+	defer lock.Hold(ctx, "release:snapshot")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -319,6 +329,7 @@ func (Release) Snapshot(ctx context.Context) error {
 // Check runs `goreleaser check` (deprecations fail it), checks .goreleaser.yaml against
 // build:all and that every tool the release needs is installed.
 func (Release) Check(ctx context.Context) error {
+	defer lock.Hold(ctx, "release:check")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -355,6 +366,7 @@ func (Verify) Release(ctx context.Context) error {
 // incomplete .trivyignore.yaml entries; SARIF and JSON reports go to dist/scan. Offline without
 // a vulnerability database (SLIPWAY_TRIVY_DB, or the mirror's), that part is reported NOT RUN.
 func Scan(ctx context.Context) error {
+	defer lock.Hold(ctx, "scan")()
 	mg.CtxDeps(ctx, Docker.Build)
 	root, err := project.Root()
 	if err != nil {
@@ -442,6 +454,7 @@ func (Deploy) Image() error {
 // BENCHMARKS.md (BENCH_WRITE=1 or 0 overrides). About 10 minutes on 2 cores with warm caches;
 // the release case needs COSIGN_PASSWORD and replaces dist/.
 func Bench(ctx context.Context) error {
+	defer lock.Hold(ctx, "bench")()
 	mg.CtxDeps(ctx, standIns)
 	root, err := project.Root()
 	if err != nil {
