@@ -23,6 +23,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
@@ -101,11 +102,15 @@ func (Verify) Repro(ctx context.Context) error {
 	return gobuild.Repro(ctx, o)
 }
 
-// Clean removes dist/ (or $SLIPWAY_DIST). Pinned tools in .slipway/ stay.
+// Clean removes dist/ (or $SLIPWAY_DIST) and stops this checkout's loopback registry. Pinned
+// tools and the registry's images in .slipway/ stay.
 func Clean(ctx context.Context) error {
 	defer lock.Hold(ctx, "clean")()
 	root, err := project.Root()
 	if err != nil {
+		return err
+	}
+	if err := registry.StopProject(project.StateDir(root), os.Stdout); err != nil {
 		return err
 	}
 	fmt.Println("removing", project.DistDir(root))
@@ -211,7 +216,21 @@ func Setup(ctx context.Context) error {
 	return nil
 }
 
-// ---- docker (internal/pipeline/{registry,standin,image}) ----
+// ---- registry, docker (internal/pipeline/{registry,standin,image}) ----
+
+// Registry is the project's loopback registry (.slipway/registry), which the first target that
+// needs it starts and later runs reuse.
+type Registry mg.Namespace
+
+// Stop stops this checkout's loopback registry, never another checkout's; its images stay.
+func (Registry) Stop(ctx context.Context) error {
+	defer lock.Hold(ctx, "registry:stop")()
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	return registry.StopProject(project.StateDir(root), os.Stdout)
+}
 
 // Docker builds and runs the service's images locally. SLIPWAY_IMAGE_MIRROR=host/prefix takes
 // base images from a mirror; SLIPWAY_OFFLINE=1 from the stand-ins `mage setup` made.
