@@ -77,16 +77,17 @@ func (Build) All(ctx context.Context) error {
 type Verify mg.Namespace
 
 // Static checks every binary in dist/ (PLATFORMS honored): right OS/arch, no dynamic loader or
-// libraries, stripped, built with CGO_ENABLED=0 and -trimpath.
+// libraries, stripped, built with CGO_ENABLED=0 and -trimpath, stamped with this checkout's
+// version, commit and date (`mage version`).
 func (Verify) Static(ctx context.Context) error {
 	o, err := gobuild.Project(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := inspect.Dist(o.Dist, o.Platforms); err != nil {
+	if err := inspect.Dist(o.Dist, o.Platforms, o.Stamp); err != nil {
 		return err
 	}
-	fmt.Printf("verify:static: %d binaries static, stripped, CGO_ENABLED=0, -trimpath\n", len(o.Platforms))
+	fmt.Printf("verify:static: %d binaries static, stripped, CGO_ENABLED=0, -trimpath, stamped %s\n", len(o.Platforms), o.Stamp.Version)
 	return nil
 }
 
