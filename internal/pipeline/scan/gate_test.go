@@ -1,11 +1,15 @@
 package scan
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // acceptHigh is an ignore list accepting the HIGH advisory of testdata/trivy until expiry.
@@ -120,5 +124,80 @@ func TestGateCountsGovulncheck(t *testing.T) {
 		if !c.pass && !strings.Contains(v.causes(), c.g.Summary) {
 			t.Errorf("causes %q do not name govulncheck's finding", v.causes())
 		}
+	}
+}
+
+// The gate's own config scan (the pinned Trivy, the project's checks) covers the never-built
+// .github/base-images/Dockerfile: a copy of it with the stages left running as root fails on
+// DS-0002, as an independent `trivy config` flags it, and the committed file passes.
+func TestConfigScanCoversBaseImages(t *testing.T) {
+	bin := toolstest.Installed(t, "trivy")
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const file = ".github/base-images/Dockerfile"
+	if !slices.Contains(ConfigFiles, file) {
+		t.Fatalf("%s is not in ConfigFiles: the gate would not notice Trivy skipping it", file)
+	}
+	committed, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asRoot []string
+	for line := range strings.Lines(string(committed)) {
+		if !strings.HasPrefix(line, "USER ") {
+			asRoot = append(asRoot, line)
+		}
+	}
+	checks, err := os.ReadFile(filepath.Join(root, ChecksDir, "run_as_non_root.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, dockerfile string
+		failing          []string
+	}{
+		{"as root", strings.Join(asRoot, ""), []string{"DS-0002"}},
+		{"committed", string(committed), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeFile(t, filepath.Join(tree, file), c.dockerfile)
+			writeFile(t, filepath.Join(tree, ChecksDir, "run_as_non_root.rego"), string(checks))
+			tr := trivy{bin: bin, cache: t.TempDir(), root: tree}
+			o := Options{Root: tree, OutDir: filepath.Join(tree, "dist", "scan")}
+			var config target
+			for _, tg := range tr.targets(o, false) {
+				if tg.name == "config" {
+					config = tg
+				}
+			}
+			res, configs, err := tr.scan(context.Background(), config, t.TempDir(), []string{"HIGH", "CRITICAL"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, f := range res.Failing {
+				ids = append(ids, f.ID)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(slices.Compact(ids), c.failing) {
+				t.Errorf("failing %v, want %v: %+v", ids, c.failing, res.Failing)
+			}
+			if p := coverage(tree, []string{file}, configs); len(p) > 0 {
+				t.Errorf("the config scan did not read %s: %v", file, p)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -38,7 +38,9 @@ const DefaultSeverity = "HIGH,CRITICAL"
 // ConfigFiles are the files the config scan must recognize: if Trivy stops detecting one (it was
 // renamed, or is not valid any more), the gate fails rather than silently checking nothing.
 // A directory needs at least one recognized file inside.
-var ConfigFiles = []string{"Dockerfile", "Dockerfile.distroless", "deploy/kubernetes"}
+// .github/base-images/Dockerfile is never built (it lists the base images for Dependabot), but
+// Trivy run on a fork flags what it flags, so the gate checks it as well.
+var ConfigFiles = []string{"Dockerfile", "Dockerfile.distroless", ".github/base-images/Dockerfile", "deploy/kubernetes"}
 
 // Options configure one run of the gate. Defaults fills them for this checkout.
 type Options struct {

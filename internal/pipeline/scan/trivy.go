@@ -77,9 +77,7 @@ func (t trivy) targets(o Options, withVuln bool) []target {
 		scanners: []string{"misconfig"},
 		file:     "config",
 		category: "config",
-		// .github/base-images/Dockerfile is never built: it lists the base images for Dependabot.
 		args: []string{"config", "--skip-dirs", strings.Join(append(skipDirs, "**/testdata"), ","),
-			"--skip-files", ".github/base-images/Dockerfile",
 			// Relative to the root, where Trivy runs: it splits list flags at commas, and a
 			// checkout's absolute path may contain one.
 			"--config-check", ChecksDir, "--check-namespaces", "user", "."},
