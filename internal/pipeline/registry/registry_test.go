@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,15 +55,10 @@ func TestRefusesNonLoopback(t *testing.T) {
 
 // freeAddrT is a loopback address for the project's registry of one test.
 func freeAddrT(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	t.Setenv(AddrEnv, ln.Addr().String())
+	addr := freeAddr()
+	t.Setenv(AddrEnv, addr)
 	t.Setenv(OwnerEnv, "")
-	return ln.Addr().String()
+	return addr
 }
 
 // Ensure starts the project's registry once; later runs find it answering with the checkout's
