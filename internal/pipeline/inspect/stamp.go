@@ -69,9 +69,9 @@ func (m memory) hasString(s string, ptr int) bool {
 				break
 			}
 			addr := seg.addr + uint64(off+i)
-			if ptr == 4 {
-				binary.LittleEndian.PutUint32(hdr, uint32(addr))
-				binary.LittleEndian.PutUint32(hdr[4:], uint32(len(s)))
+			if ptr == 4 { // a 32-bit binary: its addresses and lengths fit
+				binary.LittleEndian.PutUint32(hdr, uint32(addr))       //nolint:gosec // see above
+				binary.LittleEndian.PutUint32(hdr[4:], uint32(len(s))) //nolint:gosec // see above
 			} else {
 				binary.LittleEndian.PutUint64(hdr, addr)
 				binary.LittleEndian.PutUint64(hdr[8:], uint64(len(s)))

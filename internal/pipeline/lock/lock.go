@@ -121,11 +121,10 @@ func acquire(ctx context.Context, stateDir, target string, out io.Writer, o Opti
 		case <-time.After(o.Poll):
 		}
 	}
-	// Who holds it, for the next run to name: "<pid> <target> <start time>".
-	rec := fmt.Sprintf("%d %s %s\n", os.Getpid(), target, time.Now().Format(time.RFC3339))
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(rec), 0)
-	}
+	// Who holds it, for the next run to name: "<pid> <target> <start time>". Only a courtesy:
+	// the lock holds without it, and a waiting run says "pid unknown".
+	_ = f.Truncate(0)
+	_, _ = fmt.Fprintf(f, "%d %s %s\n", os.Getpid(), target, time.Now().Format(time.RFC3339))
 	return f, nil
 }
 
