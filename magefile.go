@@ -23,9 +23,11 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/initproject"
 	"github.com/slipway-dev/slipway/internal/pipeline/inspect"
+	"github.com/slipway-dev/slipway/internal/pipeline/lock"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
@@ -58,6 +60,7 @@ var Default = Build.Host
 // Host builds the binary for this machine (also `mage build`, the default target). Nothing is
 // compiled when no input (Go files, embedded files, go.mod/go.sum, version, flags) changed.
 func (Build) Host(ctx context.Context) error {
+	defer lock.Hold(ctx, "build:host")()
 	o, err := gobuild.Project(ctx, []platform.Platform{platform.Host()})
 	if err != nil {
 		return err
@@ -69,6 +72,7 @@ func (Build) Host(ctx context.Context) error {
 // All builds every platform in parallel, then runs verify:static. PLATFORMS=linux/amd64,linux/arm64
 // narrows the matrix (default: linux amd64/arm64/arm/v7, darwin amd64/arm64, windows amd64/arm64).
 func (Build) All(ctx context.Context) error {
+	defer lock.Hold(ctx, "build:all")()
 	o, err := gobuild.Project(ctx, nil)
 	if err != nil {
 		return err
@@ -83,16 +87,17 @@ func (Build) All(ctx context.Context) error {
 type Verify mg.Namespace
 
 // Static checks every binary in dist/ (PLATFORMS honored): right OS/arch, no dynamic loader or
-// libraries, stripped, built with CGO_ENABLED=0 and -trimpath.
+// libraries, stripped, built with CGO_ENABLED=0 and -trimpath, stamped with this checkout's
+// version, commit and date (`mage version`).
 func (Verify) Static(ctx context.Context) error {
 	o, err := gobuild.Project(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := inspect.Dist(o.Dist, o.Platforms); err != nil {
+	if err := inspect.Dist(o.Dist, o.Platforms, o.Stamp); err != nil {
 		return err
 	}
-	fmt.Printf("verify:static: %d binaries static, stripped, CGO_ENABLED=0, -trimpath\n", len(o.Platforms))
+	fmt.Printf("verify:static: %d binaries static, stripped, CGO_ENABLED=0, -trimpath, stamped %s\n", len(o.Platforms), o.Stamp.Version)
 	return nil
 }
 
@@ -100,6 +105,7 @@ func (Verify) Static(ctx context.Context) error {
 // and compares the SHA-256 of every binary (PLATFORMS honored). Slow: the second build starts
 // from nothing.
 func (Verify) Repro(ctx context.Context) error {
+	defer lock.Hold(ctx, "verify:repro")()
 	o, err := gobuild.Project(ctx, nil)
 	if err != nil {
 		return err
@@ -134,10 +140,15 @@ func (Verify) Run(ctx context.Context) error {
 	return err
 }
 
-// Clean removes dist/ (or $SLIPWAY_DIST). Pinned tools in .slipway/ stay.
-func Clean() error {
+// Clean removes dist/ (or $SLIPWAY_DIST) and stops this checkout's loopback registry. Pinned
+// tools and the registry's images in .slipway/ stay.
+func Clean(ctx context.Context) error {
+	defer lock.Hold(ctx, "clean")()
 	root, err := project.Root()
 	if err != nil {
+		return err
+	}
+	if err := registry.StopProject(project.StateDir(root), os.Stdout); err != nil {
 		return err
 	}
 	fmt.Println("removing", project.DistDir(root))
@@ -217,6 +228,7 @@ func Vuln(ctx context.Context) error {
 // CLI plugin, and with SLIPWAY_OFFLINE=1 fresh stand-ins for the upstream base images. No target
 // needs it first: each installs what it uses on first use. It is for preparing a machine ahead.
 func Setup(ctx context.Context) error {
+	defer lock.Hold(ctx, "setup")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -236,7 +248,21 @@ func Setup(ctx context.Context) error {
 	return nil
 }
 
-// ---- docker (internal/pipeline/{registry,standin,image}) ----
+// ---- registry, docker (internal/pipeline/{registry,standin,image}) ----
+
+// Registry is the project's loopback registry (.slipway/registry), which the first target that
+// needs it starts and later runs reuse.
+type Registry mg.Namespace
+
+// Stop stops this checkout's loopback registry, never another checkout's; its images stay.
+func (Registry) Stop(ctx context.Context) error {
+	defer lock.Hold(ctx, "registry:stop")()
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	return registry.StopProject(project.StateDir(root), os.Stdout)
+}
 
 // Docker builds and runs the service's images locally. SLIPWAY_IMAGE_MIRROR=host/prefix takes
 // base images from a mirror; SLIPWAY_OFFLINE=1 from the stand-ins `mage setup` made.
@@ -256,6 +282,7 @@ func standIns(ctx context.Context, refs ...image.Ref) error {
 // Dockerfile.distroless for this machine's Linux architecture, also tags slipway:<version> and
 // prints the image size per layer.
 func (Docker) Build(ctx context.Context) error {
+	defer lock.Hold(ctx, "docker:build")()
 	if err := standIns(ctx, image.Distroless); err != nil {
 		return err
 	}
@@ -282,6 +309,7 @@ func (Docker) Build(ctx context.Context) error {
 // Source builds slipway:dev-alpine from source with the multi-stage Dockerfile (Go builder,
 // Alpine runtime), version-stamped, and prints its size per layer.
 func (Docker) Source(ctx context.Context) error {
+	defer lock.Hold(ctx, "docker:source")()
 	if err := standIns(ctx, image.Go, image.Alpine); err != nil {
 		return err
 	}
@@ -328,6 +356,7 @@ type Release mg.Namespace
 // loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
+	defer lock.Hold(ctx, "release:full")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -343,6 +372,7 @@ func (Release) Full(ctx context.Context) error {
 // Snapshot builds the archives, checksums and SBOMs of every platform, fast, for pull-request
 // checks: no images, no signatures, nothing published.
 func (Release) Snapshot(ctx context.Context) error {
+	defer lock.Hold(ctx, "release:snapshot")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -353,6 +383,7 @@ func (Release) Snapshot(ctx context.Context) error {
 // Check runs `goreleaser check` (deprecations fail it), checks .goreleaser.yaml against
 // build:all and that every tool the release needs is installed.
 func (Release) Check(ctx context.Context) error {
+	defer lock.Hold(ctx, "release:check")()
 	root, err := project.Root()
 	if err != nil {
 		return err
@@ -389,6 +420,7 @@ func (Verify) Release(ctx context.Context) error {
 // incomplete .trivyignore.yaml entries; SARIF and JSON reports go to dist/scan. Offline without
 // a vulnerability database (SLIPWAY_TRIVY_DB, or the mirror's), that part is reported NOT RUN.
 func Scan(ctx context.Context) error {
+	defer lock.Hold(ctx, "scan")()
 	mg.CtxDeps(ctx, Docker.Build)
 	root, err := project.Root()
 	if err != nil {
@@ -476,6 +508,7 @@ func (Deploy) Image() error {
 // BENCHMARKS.md (BENCH_WRITE=1 or 0 overrides). About 10 minutes on 2 cores with warm caches;
 // the release case needs COSIGN_PASSWORD and replaces dist/.
 func Bench(ctx context.Context) error {
+	defer lock.Hold(ctx, "bench")()
 	if err := standIns(ctx, image.Upstream...); err != nil {
 		return err
 	}

@@ -171,6 +171,7 @@ var BuildEnv = []string{
 	EnvPrefix + "PUBLISH",
 	EnvPrefix + "REGISTRY",
 	EnvPrefix + "REGISTRY_ADDR",
+	EnvPrefix + "REGISTRY_OWNER",
 	EnvPrefix + "SIGN_TLOG",
 	EnvPrefix + "TRIVY_DB",
 	EnvPrefix + "VULNDB",

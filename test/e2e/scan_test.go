@@ -151,7 +151,8 @@ func TestScanGate(t *testing.T) {
 	})
 }
 
-// startRegistry runs a registry of the test's own on a free loopback port.
+// startRegistry runs a registry of the test's own on a free loopback port, shared with the
+// checkouts the test runs mage in (SLIPWAY_REGISTRY_OWNER).
 func startRegistry(t testing.TB) string {
 	t.Helper()
 	r, err := registry.Start(context.Background(), toolstest.Path(t, "registry"), t.TempDir(), "127.0.0.1:0")
@@ -163,6 +164,8 @@ func startRegistry(t testing.TB) string {
 			t.Error(err)
 		}
 	})
+	// The clones' mage runs (which inherit the environment) use it on purpose.
+	t.Setenv(registry.OwnerEnv, r.Owner)
 	return r.Addr
 }
 

@@ -26,7 +26,7 @@ func buildAll(ctx context.Context, ps []platform.Platform, dist string, env []st
 	if _, err := gobuild.Build(ctx, o); err != nil {
 		return err
 	}
-	return inspect.Dist(dist, ps)
+	return inspect.Dist(dist, ps, o.Stamp)
 }
 
 // bareLoop is the limit: `go build` with build:all's flags and environment, one process per

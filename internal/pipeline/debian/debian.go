@@ -66,12 +66,12 @@ func newApt(dir, arch string) apt { return apt{dir: dir, arch: arch} }
 func (a apt) options() []string {
 	opts := a.sources()
 	opts = append(opts,
-		"-o", "Dir::State=" + filepath.Join(a.dir, "state"),
-		"-o", "Dir::Cache=" + filepath.Join(a.dir, "cache"),
+		"-o", "Dir::State="+filepath.Join(a.dir, "state"),
+		"-o", "Dir::Cache="+filepath.Join(a.dir, "cache"),
 		"-o", "Dir::State::status=/dev/null",
 		"-o", "Debug::NoLocking=1",
-		"-o", "APT::Architecture=" + a.arch,
-		"-o", "APT::Architectures::=" + a.arch,
+		"-o", "APT::Architecture="+a.arch,
+		"-o", "APT::Architectures::="+a.arch,
 	)
 	if os.Geteuid() == 0 {
 		// As root apt drops to _apt for downloads, which cannot write into a root-owned

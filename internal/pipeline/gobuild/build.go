@@ -26,7 +26,7 @@ type Options struct {
 	Main      string // main package, relative to Root; DefaultMain when empty
 	Platforms []platform.Platform
 	Stamp     version.Stamp
-	Env       []string  // extra toolchain environment, e.g. GOCACHE=... (part of the inputs)
+	Env       []string  // extra toolchain environment, e.g. GOCACHE=... (part of the inputs unless a fetchKeys one)
 	Jobs      int       // parallel builds; runtime.NumCPU() when 0
 	Out       io.Writer // progress and summary; nothing printed when nil
 }
@@ -86,7 +86,8 @@ func Build(ctx context.Context, o Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	goVersion, err := run.Cmd{Dir: o.Root}.Output(ctx, "go", "version")
+	// The toolchain the builds use: the go env file's GOTOOLCHAIN does not count (Toolchain).
+	goVersion, err := run.Cmd{Dir: o.Root, Env: append(Toolchain(), o.Env...)}.Output(ctx, "go", "version")
 	if err != nil {
 		return nil, err
 	}

@@ -43,14 +43,26 @@ func TestArgsEnvRelease(t *testing.T) {
 	if !slices.Equal(args, want) {
 		t.Errorf("Args = %q, want %q", args, want)
 	}
+	// The go env file counts only for where things come from, and the environment wins over it.
+	goEnv := filepath.Join(t.TempDir(), "env")
+	writeFile(t, goEnv, "GOFLAGS=-tags=foo\nGOEXPERIMENT=nogreenteagc\nGOAMD64=v3\nGOPROXY=https://proxy.example\nGOPRIVATE=example.com\nGOTOOLCHAIN=local\n")
+	t.Setenv("GOENV", goEnv)
+	t.Setenv("GOPROXY", "")
+	t.Setenv("GOTOOLCHAIN", "")
+	t.Setenv("GOPRIVATE", "corp.example")
 	env := Env(platform.Platform{OS: "linux", Arch: "arm", Variant: "v7"})
-	wantEnv := []string{"CGO_ENABLED=0", "GOFLAGS=", "GOOS=linux", "GOARCH=arm", "GOARM=7"}
+	wantEnv := []string{"CGO_ENABLED=0", "GOFLAGS=", "GOENV=off", "GOPROXY=https://proxy.example", "GOTOOLCHAIN=local",
+		"GOOS=linux", "GOARCH=arm", "GOARM=7"}
 	if !slices.Equal(env, wantEnv) {
 		t.Errorf("Env = %q, want %q", env, wantEnv)
 	}
+	t.Setenv("GOENV", "off")
+	if env := Env(platform.Platform{OS: "linux", Arch: "amd64"}); !slices.Equal(env, []string{"CGO_ENABLED=0", "GOFLAGS=", "GOENV=off", "GOOS=linux", "GOARCH=amd64"}) {
+		t.Errorf("Env with GOENV=off = %q", env)
+	}
 	rel, err := ReleaseEnv(stamp)
 	ld, _ := LDFlags(stamp)
-	wantRel := []string{"SLIPWAY_LDFLAGS=" + ld, "SLIPWAY_GOFLAGS=-trimpath -buildvcs=false", "SLIPWAY_CGO_ENABLED=0"}
+	wantRel := []string{"SLIPWAY_LDFLAGS=" + ld, "SLIPWAY_GOFLAGS=-trimpath -buildvcs=false", "SLIPWAY_CGO_ENABLED=0", "GOENV=off"}
 	if err != nil || !slices.Equal(rel, wantRel) {
 		t.Errorf("ReleaseEnv = %q, %v; want %q", rel, err, wantRel)
 	}
@@ -186,6 +198,49 @@ func TestManifest(t *testing.T) {
 			t.Errorf("%s: rebuild = %v, want %v", c.name, rebuild, c.rebuild)
 		}
 		prev = get(tgt) // the new baseline: file changes persist
+	}
+}
+
+// `go env -w` settings (the go env file) change neither the binary nor its record: GOFLAGS
+// with a build tag, GOEXPERIMENT and GOAMD64 there would each change the bytes, and a GOPROXY's
+// credentials must not be written to dist/.
+func TestGoEnvFileOutOfPlay(t *testing.T) {
+	ctx := context.Background()
+	root := fixture(t)
+	writeFile(t, filepath.Join(root, "greet/foo.go"), "//go:build foo\n\npackage greet\n\nfunc init() { println(\"built with -tags=foo\") }\n")
+	p := platform.Platform{OS: "linux", Arch: "amd64"}
+	build := func(goEnv string) (bin, inputs []byte) {
+		t.Helper()
+		t.Setenv("GOENV", goEnv)
+		dist := t.TempDir()
+		if _, err := Build(ctx, Options{Root: root, Dist: dist, Main: "./cmd/app", Stamp: stamp, Platforms: []platform.Platform{p}}); err != nil {
+			t.Fatal(err)
+		}
+		bin, err := os.ReadFile(filepath.Join(dist, p.DirName(), p.BinaryName()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs, err = os.ReadFile(filepath.Join(dist, p.DirName(), InputsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bin, inputs
+	}
+	for _, k := range []string{"GOFLAGS", "GOEXPERIMENT", "GOAMD64", "GOPROXY"} {
+		t.Setenv(k, "")
+	}
+	plainBin, plainInputs := build(filepath.Join(t.TempDir(), "none"))
+	file := filepath.Join(t.TempDir(), "env")
+	for _, setting := range []string{"GOFLAGS=-tags=foo", "GOEXPERIMENT=nogreenteagc", "GOAMD64=v3",
+		"GOPROXY=https://user:s3cret@proxy.example/"} {
+		writeFile(t, file, setting+"\n")
+		bin, inputs := build(file)
+		if !bytes.Equal(bin, plainBin) {
+			t.Errorf("%s in the go env file changed the binary", setting)
+		}
+		if !bytes.Equal(inputs, plainInputs) {
+			t.Errorf("%s in the go env file changed the record:\n%s\nwant\n%s", setting, inputs, plainInputs)
+		}
 	}
 }
 

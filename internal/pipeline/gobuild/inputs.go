@@ -34,7 +34,7 @@ import (
 const InputsFile = ".inputs"
 
 // toolEnv are settings outside Env() that still change the toolchain's output.
-var toolEnv = []string{"GOEXPERIMENT", "GOAMD64", "GOARM64", "GO386", "GOROOT", "GOWORK"}
+var toolEnv = []string{"GOEXPERIMENT", "GOAMD64", "GOARM64", "GO386", "GOFIPS140", "GOROOT", "GOWORK"}
 
 // target is one build command whose inputs are hashed.
 type target struct {
@@ -48,7 +48,10 @@ func (t target) header() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "go-version %s\n", t.goVersion)
 	fmt.Fprintf(&b, "args %q\n", t.args)
-	fmt.Fprintf(&b, "env %q\n", t.env)
+	fmt.Fprintf(&b, "env %q\n", slices.DeleteFunc(slices.Clone(t.env), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(fetchKeys, k)
+	}))
 	for _, k := range toolEnv {
 		fmt.Fprintf(&b, "toolenv %s=%q\n", k, os.Getenv(k))
 	}

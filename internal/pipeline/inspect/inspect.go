@@ -1,5 +1,5 @@
 // Package inspect checks that built binaries are what the release promises: static, stripped,
-// for the right platform, built with CGO_ENABLED=0 and -trimpath. It reads the files themselves
+// for the right platform, built with CGO_ENABLED=0 and -trimpath, stamped with the version built. It reads the files themselves
 // (debug/elf, debug/macho, debug/pe, debug/buildinfo) rather than trusting the build's flags.
 package inspect
 
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
 // Static returns nil when the binary at path is a static, stripped Go binary for p, and
@@ -41,8 +42,9 @@ func Static(path string, p platform.Platform) error {
 	return errors.Join(problems...)
 }
 
-// Dist checks the binary of every platform in dist/<DirName>/.
-func Dist(dist string, ps []platform.Platform) error {
+// Dist checks the binary of every platform in dist/<DirName>/: Static, and Stamped with s,
+// the version being built.
+func Dist(dist string, ps []platform.Platform, s version.Stamp) error {
 	var errs []error
 	for _, p := range ps {
 		bin := filepath.Join(dist, p.DirName(), p.BinaryName())
@@ -50,7 +52,7 @@ func Dist(dist string, ps []platform.Platform) error {
 			errs = append(errs, fmt.Errorf("%s: no binary for %s: run `mage build:all` first (PLATFORMS narrows the matrix)", bin, p))
 			continue
 		}
-		errs = append(errs, Static(bin, p))
+		errs = append(errs, Static(bin, p), Stamped(bin, p, s))
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
@@ -136,20 +137,25 @@ func TestCheckDylibs(t *testing.T) {
 	}
 }
 
+// Dist checks the service as gobuild builds it: static and stamped with the version built.
 func TestDist(t *testing.T) {
 	p := platform.Host()
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dist := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dist, p.DirName()), 0o755); err != nil {
+	if _, err := gobuild.Build(context.Background(), gobuild.Options{Root: root, Dist: dist, Platforms: []platform.Platform{p}, Stamp: stamp}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(build(t, p, plainMain, stripped), filepath.Join(dist, p.DirName(), p.BinaryName())); err != nil {
-		t.Fatal(err)
-	}
-	if err := Dist(dist, []platform.Platform{p}); err != nil {
+	if err := Dist(dist, []platform.Platform{p}, stamp); err != nil {
 		t.Errorf("Dist on a good binary: %v", err)
 	}
+	if err := Dist(dist, []platform.Platform{p}, other); err == nil || !strings.Contains(err.Error(), "not stamped with version "+other.Version) {
+		t.Errorf("Dist against another version: %v", err)
+	}
 	missing := platform.Platform{OS: "windows", Arch: "arm64"}
-	if err := Dist(dist, []platform.Platform{p, missing}); err == nil || !strings.Contains(err.Error(), "slipway_windows_arm64/slipway.exe: no binary for windows/arm64: run `mage build:all`") {
+	if err := Dist(dist, []platform.Platform{p, missing}, stamp); err == nil || !strings.Contains(err.Error(), "slipway_windows_arm64/slipway.exe: no binary for windows/arm64: run `mage build:all`") {
 		t.Errorf("Dist with a platform not built: error = %v, want it to name the missing binary and the fix", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
@@ -31,7 +32,7 @@ func Preflight(ctx context.Context, o Options) error {
 	}
 	if !o.Skip.Has("images") {
 		// The run proof starts every platform image with Docker.
-		checks = append(checks, preflight.Docker(), registry.PortCheck())
+		checks = append(checks, preflight.Docker(), registry.PortCheck(project.StateDir(o.Root)))
 		if !o.Offline {
 			src, err := image.SourceFromEnv(registry.Addr(), "")
 			if err != nil {

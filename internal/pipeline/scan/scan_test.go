@@ -147,7 +147,7 @@ func TestImageSourceNeverFallsThroughToARemoteRegistry(t *testing.T) {
 
 func TestCoverageNamesUnrecognizedConfig(t *testing.T) {
 	root := t.TempDir()
-	for _, f := range []string{"Dockerfile", "Dockerfile.distroless", "deploy/kubernetes/base/deployment.yaml"} {
+	for _, f := range []string{"Dockerfile", "Dockerfile.distroless", ".github/base-images/Dockerfile", "deploy/kubernetes/base/deployment.yaml"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestCoverageNamesUnrecognizedConfig(t *testing.T) {
 		}
 	}
 	expected := append(slices.Clone(ConfigFiles), "deploy/missing")
-	got := coverage(root, expected, []string{"Dockerfile", "deploy/kubernetes/base/deployment.yaml"})
+	got := coverage(root, expected, []string{"Dockerfile", ".github/base-images/Dockerfile", "deploy/kubernetes/base/deployment.yaml"})
 	if len(got) != 2 || !strings.Contains(got[0], "Dockerfile.distroless") || !strings.Contains(got[1], "deploy/missing is missing") {
 		t.Fatalf("coverage problems: %q", got)
 	}

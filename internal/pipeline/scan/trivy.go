@@ -77,9 +77,7 @@ func (t trivy) targets(o Options, withVuln bool) []target {
 		scanners: []string{"misconfig"},
 		file:     "config",
 		category: "config",
-		// .github/base-images/Dockerfile is never built: it lists the base images for Dependabot.
 		args: []string{"config", "--skip-dirs", strings.Join(append(skipDirs, "**/testdata"), ","),
-			"--skip-files", ".github/base-images/Dockerfile",
 			// Relative to the root, where Trivy runs: it splits list flags at commas, and a
 			// checkout's absolute path may contain one.
 			"--config-check", ChecksDir, "--check-namespaces", "user", "."},
@@ -164,15 +162,19 @@ func (t trivy) scan(ctx context.Context, tg target, dir string, failOn []string)
 	if err := t.sarif(ctx, jsonPath, sarifPath); err != nil {
 		return Target{}, nil, fmt.Errorf("writing the SARIF report of %s: %w", tg.name, err)
 	}
+	res, configs, err := judge(tg.name, jsonPath, failOn)
+	res.Scanners, res.Duration, res.Reports = tg.scanners, elapsed, []string{tg.file + ".json", tg.file + ".sarif"}
+	return res, configs, err
+}
+
+// judge reads one Trivy JSON report into a Target whose Failing are its findings at the gate's
+// severities (what the ignore list hid is not among them), and the config files it recognized.
+func judge(name, jsonPath string, failOn []string) (Target, []string, error) {
 	p, err := parseReport(jsonPath)
 	if err != nil {
 		return Target{}, nil, err
 	}
-	res := Target{
-		Name: tg.name, Platform: p.platform, Scanners: tg.scanners, Duration: elapsed,
-		Findings: p.findings, Suppressed: p.suppressed,
-		Reports: []string{tg.file + ".json", tg.file + ".sarif"},
-	}
+	res := Target{Name: name, Platform: p.platform, Findings: p.findings, Suppressed: p.suppressed}
 	for _, f := range p.findings {
 		if slices.Contains(failOn, f.Severity) {
 			res.Failing = append(res.Failing, f)
