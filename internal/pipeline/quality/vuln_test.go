@@ -50,6 +50,7 @@ func fixtureDB(t *testing.T, advisories ...advisory) string {
 		index = append(index, map[string]string{"id": a.id, "modified": modified, "fixed": "99.0.0"})
 		write("ID/"+a.id+".json", map[string]any{
 			"schema_version": "1.3.1", "id": a.id, "modified": modified, "published": modified,
+			"aliases": []string{"CVE-" + strings.TrimPrefix(a.id, "GO-")},
 			"summary": "fixture advisory for tests", "details": "Not a real vulnerability.",
 			"affected": []any{map[string]any{
 				"package":            map[string]string{"name": promModule, "ecosystem": "Go"},
@@ -105,6 +106,12 @@ func TestVulnFailsOnCalledSymbol(t *testing.T) {
 	}
 	if len(res.Imported) != 1 || res.Imported[0].ID != "GO-2099-0002" || res.Imported[0].Package != promhttp {
 		t.Fatalf("want GO-2099-0002 reported as imported but not called (and GO-2099-0001 only as called), got %+v", res.Imported)
+	}
+	// Other scanners (Trivy) name advisories by their aliases: VEX documents need both names.
+	for id, want := range map[string]string{"GO-2099-0001": "CVE-2099-0001", "GO-2099-0002": "CVE-2099-0002"} {
+		if got := res.Aliases[id]; len(got) != 1 || got[0] != want {
+			t.Errorf("aliases of %s = %v, want [%s]", id, got, want)
+		}
 	}
 	var report strings.Builder
 	res.Report(&report)
