@@ -29,14 +29,15 @@ const (
 	workflow = "https://github.com/slipway-dev/slipway/.github/workflows/release.yml@refs/tags/v1.2.3"
 )
 
-// goSum is this checkout's go.sum: the real input, with its mix of module and go.mod lines.
-func goSum(t *testing.T) []byte {
+// rootFile reads a file of this checkout, e.g. go.sum: the real input, with its mix of module
+// and go.mod lines.
+func rootFile(t *testing.T, name string) []byte {
 	t.Helper()
 	root, err := project.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	data, err := os.ReadFile(filepath.Join(root, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func inputs(t *testing.T) Inputs {
 		Version:    "v1.2.3",
 		Platforms:  []string{"linux/amd64", "linux/arm64"},
 		BuildFlags: map[string]string{"GOFLAGS": "-trimpath -buildvcs=false", "ldflags": "-s -w -buildid=", "CGO_ENABLED": "0"},
-		GoSum:      goSum(t),
+		GoSum:      rootFile(t, "go.sum"),
 		GoVersion:  "go1.26.8",
 		BaseImages: []Image{{Repository: "gcr.io/distroless/static-debian12", Digest: "sha256:" + baseHex}},
 		Tools: []Tool{
@@ -81,14 +82,19 @@ func decode(t *testing.T, data []byte) (*intoto.Statement, *slsa.Provenance) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &st, decodePredicate(t, pj)
+}
+
+func decodePredicate(t *testing.T, data []byte) *slsa.Provenance {
+	t.Helper()
 	var p slsa.Provenance
-	if err := protojson.Unmarshal(pj, &p); err != nil {
+	if err := protojson.Unmarshal(data, &p); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return &st, &p
+	return &p
 }
 
 func TestStatementRecordsTheBuild(t *testing.T) {
@@ -182,19 +188,13 @@ func TestPredicateIsTheStatementsPredicate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p slsa.Provenance
-	if err := protojson.Unmarshal(data, &p); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	p := decodePredicate(t, data)
 	stmt, err := Statement(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, fromStatement := decode(t, stmt)
-	if a, b := protojson.Format(&p), protojson.Format(fromStatement); a != b {
+	if a, b := protojson.Format(p), protojson.Format(fromStatement); a != b {
 		t.Errorf("predicate differs from the statement's:\n%s\n%s", a, b)
 	}
 	// Images get their subject from cosign: the predicate needs none.
@@ -293,15 +293,7 @@ func TestFromEnvGitHubActions(t *testing.T) {
 
 // The project's URIs must follow the module path, which `mage init` renames.
 func TestURIsFollowTheModulePath(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := modfile.ModulePath(data); got != module {
+	if got := modfile.ModulePath(rootFile(t, "go.mod")); got != module {
 		t.Fatalf("module constant %s, go.mod says %s", module, got)
 	}
 	for _, uri := range []string{BuildType, LocalBuilder} {
