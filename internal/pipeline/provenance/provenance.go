@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/purl"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 // module is this project's module path. URIs of the project's own derive from it, and `mage init`
@@ -61,6 +62,19 @@ type Image struct {
 // Tool is a pinned tool the release ran (tools/<name>/go.mod; see tools.Tool.Version).
 type Tool struct {
 	Name, Package, Version string
+}
+
+// PinnedTools lists every pinned tool of the checkout at root with its version.
+func PinnedTools(root string) ([]Tool, error) {
+	var out []Tool
+	for _, t := range tools.All {
+		v, err := t.Version(root)
+		if err != nil {
+			return nil, fmt.Errorf("provenance: %w", err)
+		}
+		out = append(out, Tool{Name: t.Name, Package: t.Package, Version: v})
+	}
+	return out, nil
 }
 
 // Inputs is everything a statement records. Only Subjects differ between the statements of one

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 const (
@@ -288,6 +289,28 @@ func TestFromEnvGitHubActions(t *testing.T) {
 	_, err = FromEnv(func(k string) string { return env[k] })
 	if err == nil || !strings.Contains(err.Error(), "GITHUB_WORKFLOW_REF, GITHUB_RUN_ATTEMPT unset") {
 		t.Fatalf("err = %v, want the missing variables named", err)
+	}
+}
+
+func TestPinnedTools(t *testing.T) {
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := PinnedTools(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(tools.All) {
+		t.Fatalf("%d tools, want all %d pinned ones", len(got), len(tools.All))
+	}
+	for _, tool := range got {
+		if !strings.HasPrefix(tool.Version, "v") {
+			t.Errorf("%s: version %q", tool.Name, tool.Version)
+		}
+	}
+	if _, err := PinnedTools(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is not pinned") {
+		t.Fatalf("a checkout without tools/: %v", err)
 	}
 }
 

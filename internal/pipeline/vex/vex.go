@@ -8,9 +8,10 @@
 // Products are what a scanner sees as the root of its findings, so that `trivy --vex` applies the
 // statements (Trivy walks from the vulnerable package up to the scanned artifact and stops at the
 // first product that matches):
-//   - the Go module as pkg:golang/<module>, without a version: Trivy knows none for it, in a
-//     source scan (go.mod has no version) as in a binary scan (-trimpath builds keep -ldflags out
-//     of the build info, and -s strips the symbols it would fall back to);
+//   - the Go module as pkg:golang/<module>, without a version, which matches whatever version
+//     Trivy finds: none in a source scan (go.mod has none) nor in the release's binaries
+//     (-buildvcs=false leaves the main module "(devel)", -trimpath keeps the -ldflags stamp out
+//     of the build info and -s strips the symbols Trivy would fall back to);
 //   - each image digest (the index and every platform manifest: Trivy names an image by the
 //     digest it was asked for) as pkg:oci/<name>@sha256:...?repository_url=<repository>;
 //
