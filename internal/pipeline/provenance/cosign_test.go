@@ -15,8 +15,9 @@ import (
 )
 
 // The pinned cosign signs a statement as is (attest-blob --statement) and verifies it against
-// the artifact; Check reads the bundle it wrote.
-func TestCosignBundleOfAStatement(t *testing.T) {
+// the artifact; Check reads the bundle it wrote. A predicate alone goes the way of an image's
+// (cosign attest --type slsaprovenance1): cosign makes the statement around it.
+func TestCosignSignsStatementAndPredicate(t *testing.T) {
 	cosign := toolstest.Installed(t, "cosign")
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -72,5 +73,27 @@ func TestCosignBundleOfAStatement(t *testing.T) {
 	want.BuilderID = workflow
 	if err := Check(signed, want); !errors.Is(err, ErrBuilder) {
 		t.Fatalf("Check of cosign's bundle against CI's builder: %v", err)
+	}
+
+	pred, err := Predicate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stmt, pred, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args = append(append([]string{"attest-blob"}, signer.Flags()...), "--type=slsaprovenance1", "--predicate="+stmt, "--bundle="+bundle, artifact)
+	if err := run.Run(ctx, cosign, args...); err != nil {
+		t.Fatalf("cosign does not take the predicate: %v", err)
+	}
+	if err := verify(artifact); err != nil {
+		t.Fatal(err)
+	}
+	if signed, err = os.ReadFile(bundle); err != nil {
+		t.Fatal(err)
+	}
+	want.BuilderID = LocalBuilder
+	if err := Check(signed, want); err != nil {
+		t.Fatalf("Check of the statement cosign made around the predicate: %v", err)
 	}
 }
