@@ -17,18 +17,19 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/vex"
 )
 
-// TestVEXDecidesTrivy feeds the release's OpenVEX document to the pinned Trivy over the fixture
-// database (fixtureModule HIGH): govulncheck's "present but never called" suppresses the finding,
-// in the source tree and in an image; "called" does not, and neither does a statement about
-// another image. govulncheck's own side (its JSON to quality.VulnResult, aliases included) is
-// tested in internal/pipeline/quality; here its verdict is written down as it would report it.
+// TestVEXDecidesTrivy runs the chain with the pinned tools: govulncheck's verdict on the test
+// image's program, the OpenVEX document made of it, and Trivy over the fixture database
+// (fixtureModule HIGH) reading the document. "Present but never called" suppresses the finding,
+// in the source tree and in the image; "called" does not, and neither does a statement about
+// another image.
 //
-//	TRIVY_BIN=... CRANE_BIN=... REGISTRY_BIN=... go test -tags e2e -run TestVEXDecidesTrivy ./test/e2e
+//	GOVULNCHECK_BIN=... TRIVY_BIN=... CRANE_BIN=... REGISTRY_BIN=... go test -tags e2e -run TestVEXDecidesTrivy ./test/e2e
 func TestVEXDecidesTrivy(t *testing.T) {
 	ctx := context.Background()
 	crane := toolstest.Path(t, "crane")
@@ -47,25 +48,25 @@ func TestVEXDecidesTrivy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gomod, err := modfile.Parse("go.mod", data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(gomod.Require, func(r *modfile.Require) bool { return r.Mod.Path == fixtureModule })
-	if i < 0 {
-		t.Fatalf("go.mod no longer requires %s, the fixture database's module", fixtureModule)
-	}
-	module, version := gomod.Module.Mod.Path, gomod.Require[i].Mod.Version
+	module := modfile.ModulePath(data)
 
-	// govulncheck names the advisory GO-...; Trivy by its alias, the fixture's GHSA id.
-	notCalled := quality.VulnResult{Ran: true,
-		Imported: []quality.Finding{{ID: "GO-2099-9001", Module: fixtureModule, Version: version, Package: fixtureModule + "/semver"}},
-		Aliases:  map[string][]string{"GO-2099-9001": {fixtureAdvisory}},
+	// govulncheck over the test image's program, which calls semver.IsValid and nothing else of
+	// fixtureModule, against a Go database naming the advisory GO-...; Trivy knows it by its
+	// alias, the fixture's GHSA id.
+	govulncheck := toolstest.Path(t, "govulncheck")
+	verdict := func(symbol string) quality.VulnResult {
+		t.Setenv(quality.VulnDBEnv, vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9001", Module: fixtureModule,
+			Package: fixtureModule + "/semver", Symbols: []string{symbol}, Aliases: []string{fixtureAdvisory}}))
+		r, err := quality.Vuln(ctx, govulncheck, clone, true, "./test/e2e/testdata/modapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
-	called := notCalled
-	called.Imported = nil
-	called.Findings = []quality.Finding{{ID: "GO-2099-9001", Module: fixtureModule, Version: version, Package: fixtureModule + "/semver",
-		Symbol: fixtureModule + "/semver.IsValid", Caller: "test/e2e/testdata/modapp/main.go:14"}}
+	notCalled, called := verdict("Compare"), verdict("IsValid")
+	if len(notCalled.Findings) != 0 || len(notCalled.Imported) != 1 || len(called.Findings) != 1 {
+		t.Fatalf("govulncheck: Compare %+v, IsValid %+v: want the first imported but not called, the second called", notCalled, called)
+	}
 
 	document := func(t *testing.T, module string, r quality.VulnResult, images ...vex.Image) string {
 		data, err := vex.Document(vex.Inputs{Module: module, Images: images, Govulncheck: r, Author: "e2e", Timestamp: time.Now()})
@@ -106,8 +107,8 @@ func TestVEXDecidesTrivy(t *testing.T) {
 	}{
 		{"source: not called: suppressed", func(t *testing.T) string { return document(t, module, notCalled) }, source, false},
 		{"source: called: still fails", func(t *testing.T) string { return document(t, module, called) }, source, true},
-		// The test image's binary is built from the service's module: Trivy sees its main module
-		// without a version, like the source's.
+		// The test image's binary is built from the service's module, its main module in the
+		// build info: the versionless module product matches whatever version Trivy reads there.
 		{"image: by module: suppressed", func(t *testing.T) string { return document(t, module, notCalled) }, imageScan, false},
 		// Another module, so only the image's digest can match.
 		{"image: by digest: suppressed", func(t *testing.T) string {
