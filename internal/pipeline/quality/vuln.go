@@ -32,6 +32,10 @@ type VulnResult struct {
 	DB       string    // the database used
 	Findings []Finding // vulnerable symbols the code calls: these fail the check
 	Imported []Finding // advisories against required modules whose vulnerable code is never called: reported, not failed
+
+	// Aliases maps an advisory's OSV ID to its other IDs (CVE, GHSA): the names other scanners,
+	// Trivy among them, report it by.
+	Aliases map[string][]string
 }
 
 // Finding is one advisory govulncheck matched.
@@ -162,13 +166,17 @@ type frame struct {
 // module-level finding (the module is required), a package-level one if the vulnerable package
 // is imported, and one per called vulnerable symbol; the most precise level decides.
 func parseVuln(r io.Reader) (VulnResult, error) {
-	res := VulnResult{Ran: true}
+	res := VulnResult{Ran: true, Aliases: map[string][]string{}}
 	var order []string
 	best := map[string]Finding{} // advisory -> most precise non-call finding
 	called := map[Finding]bool{}
 	dec := json.NewDecoder(r)
 	for {
 		var msg struct {
+			OSV *struct {
+				ID      string   `json:"id"`
+				Aliases []string `json:"aliases"`
+			} `json:"osv"`
 			Finding *struct {
 				OSV   string  `json:"osv"`
 				Fixed string  `json:"fixed_version"`
@@ -179,6 +187,9 @@ func parseVuln(r io.Reader) (VulnResult, error) {
 			break
 		} else if err != nil {
 			return res, fmt.Errorf("reading govulncheck output: %w", err)
+		}
+		if msg.OSV != nil && len(msg.OSV.Aliases) > 0 {
+			res.Aliases[msg.OSV.ID] = msg.OSV.Aliases
 		}
 		if msg.Finding == nil || len(msg.Finding.Trace) == 0 {
 			continue

@@ -2,7 +2,6 @@ package quality
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,15 +9,9 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
-
-// advisory marks symbols of one package of github.com/prometheus/client_golang, a module the
-// service requires, as vulnerable in every version before 99.0.0.
-type advisory struct {
-	id, pkg string
-	symbols []string
-}
 
 const (
 	promModule = "github.com/prometheus/client_golang"
@@ -26,41 +19,10 @@ const (
 	service    = "./cmd/slipway" // the service's main package, as the scan stage checks it
 )
 
-// fixtureDB writes a Go vulnerability database in the layout govulncheck reads from a file://
-// URL (golang.org/x/vuln/internal/client): index/db.json, index/modules.json, ID/<id>.json.
-func fixtureDB(t *testing.T, advisories ...advisory) string {
-	t.Helper()
-	dir := t.TempDir()
-	const modified = "2026-11-01T00:00:00Z"
-	write := func(rel string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var index []any
-	for _, a := range advisories {
-		index = append(index, map[string]string{"id": a.id, "modified": modified, "fixed": "99.0.0"})
-		write("ID/"+a.id+".json", map[string]any{
-			"schema_version": "1.3.1", "id": a.id, "modified": modified, "published": modified,
-			"summary": "fixture advisory for tests", "details": "Not a real vulnerability.",
-			"affected": []any{map[string]any{
-				"package":            map[string]string{"name": promModule, "ecosystem": "Go"},
-				"ranges":             []any{map[string]any{"type": "SEMVER", "events": []any{map[string]string{"introduced": "0"}, map[string]string{"fixed": "99.0.0"}}}},
-				"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": a.pkg, "symbols": a.symbols}}},
-			}},
-		})
-	}
-	write("index/db.json", map[string]string{"modified": modified})
-	write("index/modules.json", []any{map[string]any{"path": promModule, "vulns": index}})
-	return dir
+// advisory marks symbols of one package of github.com/prometheus/client_golang, a module the
+// service requires, as vulnerable; its alias is the CVE of the same number.
+func advisory(id, pkg string, symbols ...string) vulndbtest.Advisory {
+	return vulndbtest.Advisory{ID: id, Module: promModule, Package: pkg, Symbols: symbols, Aliases: []string{"CVE-" + strings.TrimPrefix(id, "GO-")}}
 }
 
 // pinnedTool is the pinned tool's binary (built into .slipway/tools on first use, which can take
@@ -85,11 +47,11 @@ func pinnedTool(t *testing.T, name string) (bin, root string) {
 // advisory, the symbol and our call site. A local database works in offline mode.
 func TestVulnFailsOnCalledSymbol(t *testing.T) {
 	bin, root := pinnedTool(t, "govulncheck")
-	t.Setenv(VulnDBEnv, fixtureDB(t,
+	t.Setenv(VulnDBEnv, vulndbtest.Write(t,
 		// The service serves /metrics with promhttp.HandlerFor (internal/server/server.go).
-		advisory{"GO-2099-0001", promhttp, []string{"HandlerFor"}},
+		advisory("GO-2099-0001", promhttp, "HandlerFor"),
 		// Imported by the service, but this function is never called.
-		advisory{"GO-2099-0002", promhttp, []string{"InstrumentRoundTripperDuration"}},
+		advisory("GO-2099-0002", promhttp, "InstrumentRoundTripperDuration"),
 	))
 	res, err := Vuln(context.Background(), bin, root, true)
 	if err != nil {
@@ -105,6 +67,12 @@ func TestVulnFailsOnCalledSymbol(t *testing.T) {
 	}
 	if len(res.Imported) != 1 || res.Imported[0].ID != "GO-2099-0002" || res.Imported[0].Package != promhttp {
 		t.Fatalf("want GO-2099-0002 reported as imported but not called (and GO-2099-0001 only as called), got %+v", res.Imported)
+	}
+	// Other scanners (Trivy) name advisories by their aliases: VEX documents need both names.
+	for id, want := range map[string]string{"GO-2099-0001": "CVE-2099-0001", "GO-2099-0002": "CVE-2099-0002"} {
+		if got := res.Aliases[id]; len(got) != 1 || got[0] != want {
+			t.Errorf("aliases of %s = %v, want [%s]", id, got, want)
+		}
 	}
 	var report strings.Builder
 	res.Report(&report)
@@ -123,10 +91,10 @@ func TestVulnFailsOnCalledSymbol(t *testing.T) {
 // This one checks only the service's main package (and what it imports).
 func TestVulnPassesWhenSymbolUnreachable(t *testing.T) {
 	bin, root := pinnedTool(t, "govulncheck")
-	t.Setenv(VulnDBEnv, fixtureDB(t,
-		advisory{"GO-2099-0002", promhttp, []string{"InstrumentRoundTripperDuration"}},
+	t.Setenv(VulnDBEnv, vulndbtest.Write(t,
+		advisory("GO-2099-0002", promhttp, "InstrumentRoundTripperDuration"),
 		// In a module the service requires, but nothing imports the push package.
-		advisory{"GO-2099-0003", promModule + "/prometheus/push", []string{"New"}},
+		advisory("GO-2099-0003", promModule+"/prometheus/push", "New"),
 	))
 	res, err := Vuln(context.Background(), bin, root, false, service)
 	if err != nil {
@@ -210,7 +178,7 @@ func TestVulnReportsWhyGovulncheckFailed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv(VulnDBEnv, fixtureDB(t, advisory{"GO-2099-0001", promhttp, []string{"HandlerFor"}}))
+	t.Setenv(VulnDBEnv, vulndbtest.Write(t, advisory("GO-2099-0001", promhttp, "HandlerFor")))
 	_, err := Vuln(context.Background(), bin, mod, false)
 	if err == nil || !strings.Contains(err.Error(), "undefined: notDefined") || strings.Contains(err.Error(), `"config"`) {
 		t.Fatalf("want govulncheck's own explanation, got %v", err)
