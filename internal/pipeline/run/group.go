@@ -53,11 +53,15 @@ func (g Grouped) Wait() error {
 // mage.go` or the mage runner stops the compiled magefile too, instead of leaving it running.
 func Interruptible() {
 	dieWithParent(syscall.SIGTERM)
-	ch := make(chan os.Signal, 1)
+	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
+		// One SIGINT only: a SIGTERM to the whole process group also kills the mage runner,
+		// whose death sends this process a second SIGTERM, and a second SIGINT would make mage
+		// give up on the target's cleanup ("exit forced"). Ctrl-C twice still forces.
+		<-ch
+		_ = interruptSelf()
 		for range ch {
-			_ = interruptSelf()
 		}
 	}()
 }
