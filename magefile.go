@@ -391,11 +391,13 @@ func (Release) Check(ctx context.Context) error {
 	return release.Check(ctx, root, os.Stdout)
 }
 
-// Release verifies the release in dist/ (alias: `mage verify`): the checksums file's signature,
-// every file against the checksums, an SBOM for every archive, and every image's signature,
-// platforms and SBOM attestations in its registry; it fails naming each artifact that does not
-// verify. It trusts .slipway/cosign.pub, or VERIFY_KEY (a public key or KMS URI), or for a
-// downloaded keyless release VERIFY_CERT_IDENTITY and VERIFY_CERT_ISSUER (see the summary).
+// Release verifies the release in dist/ (alias: `mage verify`) against its signed list of
+// contents, dist/release.json: every file it lists, checksums.txt line for line and its
+// signature, an SBOM for every archive, and in their registries every image it lists, its tags,
+// platforms, signature and SBOM attestations; no images only if the list says so. It fails
+// naming each artifact that does not verify. It trusts .slipway/cosign.pub, or VERIFY_KEY (a
+// public key or KMS URI), or for a downloaded keyless release VERIFY_CERT_IDENTITY and
+// VERIFY_CERT_ISSUER (see the summary).
 func (Verify) Release(ctx context.Context) error {
 	root, err := project.Root()
 	if err != nil {

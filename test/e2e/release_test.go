@@ -21,6 +21,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
@@ -50,53 +51,105 @@ func TestLocalRelease(t *testing.T) {
 	}
 	dist := filepath.Join(clone, "dist")
 
+	// The signed list of contents: one index of both platforms under the version's tag, an
+	// SBOM attestation per platform, and images not skipped.
+	contents, err := release.ReadContents(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contents.ArchivesOnly || len(contents.Images) != 1 || len(contents.Attestations) != 2 {
+		t.Fatalf("release.json: archives_only %v, %d images, %d attestations; want one image and an attestation per platform",
+			contents.ArchivesOnly, len(contents.Images), len(contents.Attestations))
+	}
+	img := contents.Images[0]
+	var platforms []string
+	for _, p := range img.Platforms {
+		platforms = append(platforms, p.String())
+	}
+	if strings.Join(platforms, ",") != "linux/amd64,linux/arm64" || len(img.Tags) == 0 {
+		t.Fatalf("release.json lists %s with platforms %v and tags %v, want linux/amd64 and linux/arm64 and a tag", img.Ref(), platforms, img.Tags)
+	}
+
 	t.Run("verify passes", func(t *testing.T) {
-		mage(t, clone, env, "verify")
-	})
-
-	cosign := toolstest.Path(t, "cosign")
-	crane := toolstest.Path(t, "crane")
-	ours := sign.Verifier{Cosign: cosign, Key: filepath.Join(clone, ".slipway", "cosign.pub")}
-	other := otherKey(t, cosign)
-
-	t.Run("image index has both platforms and verifies only with our key", func(t *testing.T) {
-		imgs, err := release.ReadImages(dist)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(imgs) != 1 {
-			t.Fatalf("release pushed %d image indexes, want 1", len(imgs))
-		}
-		ref := imgs[0].Repo + "@" + imgs[0].Digest
-		platforms, err := release.IndexPlatforms(ctx, crane, ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, p := range platforms {
-			got = append(got, p.String())
-		}
-		if strings.Join(got, ",") != "linux/amd64,linux/arm64" {
-			t.Fatalf("index %s lists %v, want linux/amd64 and linux/arm64", ref, got)
-		}
-		if err := ours.VerifyImage(ctx, ref); err != nil {
-			t.Fatal(err)
-		}
-		if err := other.VerifyImage(ctx, ref); err == nil {
-			t.Fatal("the image verified against another key")
-		}
-		for _, p := range platforms {
-			if err := ours.VerifyAttestation(ctx, imgs[0].Repo+"@"+p.Digest, release.SBOMType); err != nil {
-				t.Fatal(err)
+		out := mage(t, clone, env, "verify")
+		for _, want := range []string{"OK: release.json signature", "OK: image " + img.Ref() + " (linux/amd64, linux/arm64): in its registry, tags " + strings.Join(img.Tags, ", ")} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify output lacks %q:\n%s", want, out)
 			}
 		}
 	})
 
-	t.Run("verify fails with another key", func(t *testing.T) {
-		out := mageFails(t, clone, append(env, "VERIFY_KEY="+other.Key), "verify")
-		if !strings.Contains(out, "checksums.txt: signature does not verify") {
-			t.Fatalf("verify with another key did not name the checksums signature:\n%s", out)
+	// Every tamper below goes through `mage verify` itself, which must fail naming it; each is
+	// undone before the next. Files are re-signed with the release's own key where that makes
+	// the check under test the only one that can catch it.
+	cosign := toolstest.Path(t, "cosign")
+	crane := toolstest.Path(t, "crane")
+	t.Setenv(sign.PasswordEnv, envValue(env, sign.PasswordEnv)) // opens both keys below
+	ours := sign.KeyPair{Private: filepath.Join(clone, ".slipway", "cosign.key"), Public: filepath.Join(clone, ".slipway", "cosign.pub")}
+	other := otherKey(t, cosign)
+	signer := func(k sign.KeyPair) sign.Signer { return sign.Signer{Cosign: cosign, Key: k.Private} }
+	tampered := func(t *testing.T, env []string, want ...string) {
+		t.Helper()
+		out := mageFails(t, clone, env, "verify")
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("verify did not say %q:\n%s", w, out)
+			}
 		}
+	}
+	keep := func(t *testing.T, names ...string) {
+		t.Helper()
+		saved := map[string][]byte{}
+		for _, n := range names {
+			data, err := os.ReadFile(filepath.Join(dist, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved[n] = data
+		}
+		t.Cleanup(func() {
+			for n, data := range saved {
+				if err := os.WriteFile(filepath.Join(dist, n), data, 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	craneRun := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := run.Output(ctx, crane, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// cosign keeps an artifact's signatures and attestations under the tag sha256-<hex>.
+	deleteCosignTag := func(t *testing.T, digest string) {
+		t.Helper()
+		craneRun(t, "delete", img.Repo+":"+strings.Replace(digest, ":", "-", 1))
+	}
+	signIndex := func(t *testing.T, k sign.KeyPair) {
+		t.Helper()
+		if err := signer(k).SignImage(ctx, img.Ref()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arm64 := img.Platforms[1]
+	var armSBOM string
+	for _, a := range contents.Attestations {
+		if a.Image == img.Repo+"@"+arm64.Digest {
+			armSBOM = filepath.Join(dist, a.File)
+		}
+	}
+	attestArm64 := func(t *testing.T, k sign.KeyPair) {
+		t.Helper()
+		if err := signer(k).Attest(ctx, img.Repo+"@"+arm64.Digest, release.SBOMType, armSBOM); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("verify fails with another key", func(t *testing.T) {
+		tampered(t, append(env, "VERIFY_KEY="+other.Public), "release.json: signature does not verify (public key "+other.Public)
 	})
 
 	t.Run("verify fails on a one-byte change to an archive", func(t *testing.T) {
@@ -104,48 +157,166 @@ func TestLocalRelease(t *testing.T) {
 		if len(archives) != 1 {
 			t.Fatalf("want one linux/amd64 archive, found %v", archives)
 		}
+		name := filepath.Base(archives[0])
+		keep(t, name)
 		data, err := os.ReadFile(archives[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		orig := append([]byte(nil), data...)
 		data[len(data)/2] ^= 0x01
 		if err := os.WriteFile(archives[0], data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out := mageFails(t, clone, env, "verify")
-		if !strings.Contains(out, filepath.Base(archives[0])+": sha256") {
-			t.Fatalf("verify did not name the changed archive:\n%s", out)
-		}
-		if err := os.WriteFile(archives[0], orig, 0o644); err != nil {
+		tampered(t, env, name+": sha256", "does not match release.json")
+	})
+
+	t.Run("verify fails on an altered image SBOM", func(t *testing.T) {
+		keep(t, filepath.Base(armSBOM))
+		if err := os.WriteFile(armSBOM, []byte(`{"bomFormat":"CycloneDX","components":[]}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		tampered(t, env, filepath.Base(armSBOM)+": sha256", "does not match release.json")
+	})
+
+	t.Run("verify fails without release.json", func(t *testing.T) {
+		keep(t, release.ContentsFile)
+		if err := os.Remove(filepath.Join(dist, release.ContentsFile)); err != nil {
+			t.Fatal(err)
+		}
+		tampered(t, env, "release.json is missing: it is the release's signed list of contents")
+	})
+
+	// checksums.txt changed and signed again with the release's key: only the signed contents
+	// can tell it is not what the release listed.
+	sums := filepath.Join(dist, release.ChecksumsFile)
+	resignSums := func(t *testing.T, content string) {
+		t.Helper()
+		keep(t, release.ChecksumsFile, release.ChecksumsFile+release.BundleSuffix)
+		if err := os.WriteFile(sums, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := signer(ours).SignBlob(ctx, sums, sums+release.BundleSuffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orig, err := os.ReadFile(sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("verify fails when checksums.txt loses a line", func(t *testing.T) {
+		first, rest, _ := strings.Cut(string(orig), "\n")
+		_, name, _ := strings.Cut(first, "  ")
+		resignSums(t, rest)
+		out := mageFails(t, clone, env, "verify")
+		if !strings.Contains(out, "checksums.txt lost a line: it does not list "+name) || strings.Contains(out, "signature does not verify") {
+			t.Fatalf("verify did not name the lost line (alone):\n%s", out)
+		}
+	})
+	t.Run("verify fails when checksums.txt gains a line", func(t *testing.T) {
+		extra := filepath.Join(dist, "NOTES.txt")
+		if err := os.WriteFile(extra, []byte("notes"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(extra) })
+		resignSums(t, string(orig)+fmt.Sprintf("%x  NOTES.txt\n", sha256.Sum256([]byte("notes"))))
+		out := mageFails(t, clone, env, "verify")
+		if !strings.Contains(out, "checksums.txt gained a line: it lists NOTES.txt") || strings.Contains(out, "signature does not verify") {
+			t.Fatalf("verify did not name the gained line (alone):\n%s", out)
+		}
+	})
+
+	t.Run("verify fails when a tag moves", func(t *testing.T) {
+		tag := img.Tags[0]
+		craneRun(t, "tag", img.Repo+"@"+img.Platforms[0].Digest, tag)
+		t.Cleanup(func() { craneRun(t, "tag", img.Ref(), tag) })
+		tampered(t, env, "tag "+img.Repo+":"+tag+" points at "+img.Platforms[0].Digest+", not at the released index")
+	})
+
+	t.Run("verify fails when the image is unsigned", func(t *testing.T) {
+		deleteCosignTag(t, img.Digest)
+		t.Cleanup(func() { signIndex(t, ours) })
+		tampered(t, env, "image "+img.Ref()+": signature does not verify", "no signatures found")
+	})
+
+	t.Run("verify fails when the image is signed by another key", func(t *testing.T) {
+		deleteCosignTag(t, img.Digest)
+		signIndex(t, other)
+		t.Cleanup(func() { deleteCosignTag(t, img.Digest); signIndex(t, ours) })
+		tampered(t, env, "image "+img.Ref()+": signature does not verify")
+	})
+
+	t.Run("verify fails when an SBOM attestation is missing", func(t *testing.T) {
+		deleteCosignTag(t, arm64.Digest)
+		t.Cleanup(func() { attestArm64(t, ours) })
+		tampered(t, env, "image "+img.Ref()+" (linux/arm64): no valid SBOM attestation")
+	})
+
+	t.Run("verify fails when an SBOM attestation is by another key", func(t *testing.T) {
+		deleteCosignTag(t, arm64.Digest)
+		attestArm64(t, other)
+		t.Cleanup(func() { deleteCosignTag(t, arm64.Digest); attestArm64(t, ours) })
+		tampered(t, env, "image "+img.Ref()+" (linux/arm64): no valid SBOM attestation")
+	})
+
+	// Dropping the images from a (validly signed) list passes only with archives_only set.
+	t.Run("an archives-only release passes only when its signed contents say so", func(t *testing.T) {
+		keep(t, release.ContentsFile, release.ContentsFile+release.BundleSuffix)
+		path := filepath.Join(dist, release.ContentsFile)
+		write := func(archivesOnly bool) {
+			var c map[string]any
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &c); err != nil {
+				t.Fatal(err)
+			}
+			c["images"], c["attestations"], c["archives_only"] = []any{}, []any{}, archivesOnly
+			var files []any
+			for _, f := range c["files"].([]any) {
+				if f.(map[string]any)["kind"] != release.KindImageSBOM {
+					files = append(files, f)
+				}
+			}
+			c["files"] = files
+			if data, err = json.Marshal(c); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := signer(ours).SignBlob(ctx, path, path+release.BundleSuffix); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(false)
+		tampered(t, env, "it lists no image and does not say archives_only")
+		write(true)
+		if out := mage(t, clone, env, "verify"); !strings.Contains(out, "OK: no images, as the signed release.json says (archives_only)") {
+			t.Fatalf("verify of a signed archives-only list:\n%s", out)
+		}
+	})
+
+	t.Run("verify passes again once every tamper is undone", func(t *testing.T) {
+		mage(t, clone, env, "verify")
 	})
 
 	// One definition of the image: what the release ships (ko) and what docker:build builds
 	// (Dockerfile.distroless) have the same user, entrypoint, labels and exposed ports, and the
 	// release archive's binary, byte for byte.
 	t.Run("the release image and docker:build's are one definition", func(t *testing.T) {
-		imgs, err := release.ReadImages(dist)
-		if err != nil || len(imgs) != 1 {
-			t.Fatalf("ReadImages = %v, %v", imgs, err)
-		}
-		platforms, err := release.IndexPlatforms(ctx, crane, imgs[0].Repo+"@"+imgs[0].Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
 		archived := sha256File(t, filepath.Join(dist, "slipway_linux_"+runtime.GOARCH+goreleaserSuffix(runtime.GOARCH), "slipway"))
-		for _, p := range platforms {
-			ref := imgs[0].Repo + "@" + p.Digest
+		for _, p := range img.Platforms {
+			ref := img.Repo + "@" + p.Digest
 			bin := fileInRemoteImage(t, crane, ref, "ko-app/slipway")
 			if want := sha256File(t, filepath.Join(dist, "slipway_"+p.OS+"_"+p.Arch+goreleaserSuffix(p.Arch), "slipway")); bin != want {
 				t.Errorf("%s: the image's binary (sha256 %s) is not the archive's (%s)", p, bin, want)
 			}
 		}
 		var native string
-		for _, p := range platforms {
+		for _, p := range img.Platforms {
 			if p.Arch == runtime.GOARCH {
-				native = imgs[0].Repo + "@" + p.Digest
+				native = img.Repo + "@" + p.Digest
 			}
 		}
 		released := remoteConfig(t, crane, native)
@@ -192,6 +363,12 @@ func TestLocalRelease(t *testing.T) {
 			t.Fatalf("goreleaser's binary (%d bytes) differs from build:all's (%d bytes) for the same commit", len(rel), len(all))
 		}
 	})
+
+	// Last: it cannot be undone.
+	t.Run("verify fails when the image is missing from its registry", func(t *testing.T) {
+		craneRun(t, "delete", img.Ref())
+		tampered(t, env, "image "+img.Ref()+" is missing from its registry")
+	})
 }
 
 // TestReleaseSkipIsReportedAndTyposFail: SKIP names stages in the output; a typo is an error
@@ -211,6 +388,14 @@ func TestReleaseSkipIsReportedAndTyposFail(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("release with SKIP=images,scan lacks %q:\n%s", want, out)
 		}
+	}
+	// Without images the signed contents say so, and that is what lets verify pass.
+	c, err := release.ReadContents(filepath.Join(clone, "dist"))
+	if err != nil || !c.ArchivesOnly || len(c.Images) != 0 {
+		t.Fatalf("release.json of SKIP=images: %+v, %v; want archives_only and no image", c, err)
+	}
+	if out := mage(t, clone, env, "verify"); !strings.Contains(out, "OK: no images, as the signed release.json says (archives_only)") {
+		t.Errorf("verify of an archives-only release:\n%s", out)
 	}
 }
 
@@ -297,14 +482,14 @@ func fileInRemoteImage(t *testing.T, crane, ref, name string) string {
 	}
 }
 
-// otherKey is a verifier for a key pair that signed nothing.
-func otherKey(t *testing.T, cosign string) sign.Verifier {
+// otherKey is a key pair that has nothing to do with the release, opened with the current
+// COSIGN_PASSWORD.
+func otherKey(t *testing.T, cosign string) sign.KeyPair {
 	t.Helper()
-	t.Setenv(sign.PasswordEnv, "other")
 	dir := t.TempDir()
 	k := sign.KeyPair{Private: filepath.Join(dir, "other.key"), Public: filepath.Join(dir, "other.pub")}
 	if _, err := k.Ensure(context.Background(), cosign); err != nil {
 		t.Fatal(err)
 	}
-	return sign.Verifier{Cosign: cosign, Key: k.Public}
+	return k
 }

@@ -3,9 +3,12 @@
 // fixtures that must fail), so drift fails `go test`.
 //
 // CI must run the same pipeline a developer runs, so every `run:` step is a `go run mage.go`
-// command naming targets that exist, with the arguments they take. Actions are pinned by commit
-// SHA with the version in a comment, and write permissions are granted per job, never to a
-// whole workflow. Commands shown in Markdown must name existing targets too.
+// command naming targets that exist, with the arguments they take. Actions and reusable
+// workflows of other repositories are pinned by commit SHA with the version in a comment, a
+// local reusable workflow must exist and declare `workflow_call`, and write permissions are
+// granted per job, never to a whole workflow. Gates says which targets must have passed before
+// a job runs (the release job must wait for lint, test and the end-to-end tests). Commands
+// shown in Markdown must name existing targets too.
 package ci
 
 import (
@@ -15,6 +18,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,6 +28,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 )
 
 // Target is what the command line of one mage target may hold.
@@ -222,6 +228,12 @@ func CheckWorkflow(path string, targets Targets) error {
 	}
 	for i := 0; i+1 < len(jobs.Content); i += 2 {
 		job := jobs.Content[i].Value
+		if uses := get(jobs.Content[i+1], "uses"); uses != nil {
+			if err := checkCalled(path, uses); err != nil {
+				fail(uses, "job %s: %v", job, err)
+			}
+			continue
+		}
 		steps := get(jobs.Content[i+1], "steps")
 		if steps == nil {
 			continue
@@ -246,14 +258,230 @@ func CheckWorkflow(path string, targets Targets) error {
 	return errors.Join(errs...)
 }
 
+// checkCalled checks a job's reusable workflow: a local one (./.github/workflows/x.yml, at the
+// same commit) must exist and be callable; another repository's must be pinned like an action.
+func checkCalled(path string, uses *yaml.Node) error {
+	if !strings.HasPrefix(uses.Value, "./") {
+		if !pinnedUses.MatchString(uses.Value) || !versionComment.MatchString(uses.LineComment) {
+			return fmt.Errorf("pin the reusable workflow %q by full commit SHA with the version in a comment", uses.Value)
+		}
+		return nil
+	}
+	called, err := loadCalled(path, uses.Value)
+	if err != nil {
+		return err
+	}
+	if !triggeredBy(get(called, "on"), "workflow_call") {
+		return fmt.Errorf("%s has no `on: workflow_call`: another workflow cannot call it", uses.Value)
+	}
+	return nil
+}
+
+// loadCalled reads a local reusable workflow, named from the repository root as GitHub names it.
+func loadCalled(path, uses string) (*yaml.Node, error) {
+	if !strings.HasPrefix(uses, "./.github/workflows/") {
+		return nil, fmt.Errorf("%q: a local reusable workflow lives in ./.github/workflows/", uses)
+	}
+	root := filepath.Dir(filepath.Dir(filepath.Dir(path))) // path is <root>/.github/workflows/x.yml
+	return loadWorkflow(filepath.Join(root, filepath.FromSlash(uses)))
+}
+
+func loadWorkflow(path string) (*yaml.Node, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty workflow", path)
+	}
+	return doc.Content[0], nil
+}
+
+// triggeredBy reports whether an `on:` node (a string, a list or a map) names event.
+func triggeredBy(on *yaml.Node, event string) bool {
+	if on == nil {
+		return false
+	}
+	switch on.Kind {
+	case yaml.ScalarNode:
+		return on.Value == event
+	case yaml.SequenceNode:
+		return slices.ContainsFunc(on.Content, func(n *yaml.Node) bool { return n.Value == event })
+	case yaml.MappingNode:
+		return get(on, event) != nil
+	}
+	return false
+}
+
+// E2EGate is what Gates reports for a `mage test` that runs the end-to-end tests (E2E not
+// switched off in its step's, job's or workflow's env).
+const E2EGate = "e2e"
+
+// Gates lists the mage targets that must have passed before job (in the workflow at path)
+// runs: those of the `run:` steps of every job it needs, transitively, and of every job of a
+// local reusable workflow such a job calls. A job or step that may be skipped (`if:`) or fail
+// without failing the run (`continue-on-error`) gates nothing.
+func Gates(path, job string, targets Targets) ([]string, error) {
+	wf, err := loadWorkflow(path)
+	if err != nil {
+		return nil, err
+	}
+	jobs := get(wf, "jobs")
+	j := get(jobs, job)
+	if j == nil {
+		return nil, fmt.Errorf("%s: no job %q", path, job)
+	}
+	gates := map[string]bool{}
+	seen := map[string]bool{}
+	var walk func(name string) error
+	walk = func(name string) error {
+		if seen[name] {
+			return nil
+		}
+		seen[name] = true
+		n := get(jobs, name)
+		if n == nil {
+			return fmt.Errorf("%s: job %s needs %q, which does not exist", path, job, name)
+		}
+		if mayPass(n) {
+			return nil
+		}
+		if err := jobGates(path, wf, n, targets, gates); err != nil {
+			return err
+		}
+		for _, need := range needs(n) {
+			if err := walk(need); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, need := range needs(j) {
+		if err := walk(need); err != nil {
+			return nil, err
+		}
+	}
+	return slices.Sorted(maps.Keys(gates)), nil
+}
+
+// jobGates adds the targets one job runs: its steps, or all the jobs of the workflow it calls.
+func jobGates(path string, wf, job *yaml.Node, targets Targets, gates map[string]bool) error {
+	if uses := get(job, "uses"); uses != nil {
+		if !strings.HasPrefix(uses.Value, "./") {
+			return nil // another repository's workflow: its targets are not ours to read
+		}
+		called, err := loadCalled(path, uses.Value)
+		if err != nil {
+			return err
+		}
+		jobs := get(called, "jobs")
+		for i := 0; jobs != nil && i+1 < len(jobs.Content); i += 2 {
+			if n := jobs.Content[i+1]; !mayPass(n) {
+				if err := jobGates(path, called, n, targets, gates); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	steps := get(job, "steps")
+	for i := 0; steps != nil && i < len(steps.Content); i++ {
+		step := steps.Content[i]
+		run := get(step, "run")
+		if run == nil || mayPass(step) {
+			continue
+		}
+		e2e := e2eOn(get(wf, "env")) && e2eOn(get(job, "env")) && e2eOn(get(step, "env"))
+		for _, t := range runTargets(run.Value, targets) {
+			gates[t] = true
+			if t == "test" && e2e {
+				gates[E2EGate] = true
+			}
+		}
+	}
+	return nil
+}
+
+// mayPass: a job or step that can be skipped or fail without failing the run proves nothing.
+func mayPass(n *yaml.Node) bool {
+	if get(n, "if") != nil {
+		return true
+	}
+	c := get(n, "continue-on-error")
+	return c != nil && c.Value != "false"
+}
+
+// needs reads `needs:`, one job or a list.
+func needs(job *yaml.Node) []string {
+	n := get(job, "needs")
+	switch {
+	case n == nil:
+		return nil
+	case n.Kind == yaml.ScalarNode:
+		return []string{n.Value}
+	}
+	var names []string
+	for _, c := range n.Content {
+		names = append(names, c.Value)
+	}
+	return names
+}
+
+// e2eOn: `mage test` runs the end-to-end tests unless E2E is set to something other than true
+// (quality.E2E); a value only known at run time (an expression) counts as off.
+func e2eOn(env *yaml.Node) bool {
+	v := get(env, quality.E2EEnv)
+	if v == nil {
+		return true
+	}
+	return slices.Contains([]string{"", "1", "true", "yes", "on"}, strings.ToLower(strings.TrimSpace(v.Value)))
+}
+
+// runTargets are the targets the `go run mage.go` commands of a run script name.
+func runTargets(script string, targets Targets) []string {
+	var names []string
+	for _, line := range commandLines(script) {
+		words, err := split(line)
+		if err != nil {
+			continue
+		}
+		n := matchCommand(words, workflowCommands)
+		if n == 0 {
+			continue
+		}
+		for words = words[n:]; len(words) > 0; {
+			w := strings.ToLower(words[0])
+			words = words[1:]
+			t, ok := targets[w]
+			if !ok {
+				continue // a flag, or a redirect
+			}
+			names = append(names, w)
+			words = words[min(t.Args, len(words)):]
+		}
+	}
+	return names
+}
+
+// commandLines are a run script's commands: continuation lines joined, blanks and comments left out.
+func commandLines(script string) []string {
+	var lines []string
+	for _, line := range strings.Split(strings.ReplaceAll(script, "\\\n", " "), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
 // CheckRun checks one `run:` script: each command must be `go run mage.go` with known targets.
 func CheckRun(script string, targets Targets) []error {
 	var errs []error
-	for _, line := range strings.Split(strings.ReplaceAll(script, "\\\n", " "), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
+	for _, line := range commandLines(script) {
 		if err := checkCommand(line, targets, workflowCommands, step); err != nil {
 			errs = append(errs, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,6 +35,8 @@ func TestParseTargets(t *testing.T) {
 		"build:all":  {Flags: none},
 		"init":       {Args: 1, Flags: map[string]bool{"name": true}},
 		"two":        {Args: 2, Flags: none},
+		"lint":       {Flags: none},
+		"test":       {Flags: none},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
@@ -198,5 +201,83 @@ func TestDependabotCoversEveryModule(t *testing.T) {
 		if len(watched[eco]) == 0 {
 			t.Errorf(".github/dependabot.yml does not watch %s", eco)
 		}
+	}
+}
+
+// A v* tag must not publish a commit that has not passed CI: release.yml's release job waits
+// for lint, the tests and the end-to-end tests, run for the tagged commit.
+func TestReleaseWaitsForLintTestAndE2E(t *testing.T) {
+	r := root(t)
+	targets, err := ParseTargets(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gates, err := Gates(filepath.Join(r, ".github", "workflows", "release.yml"), "release", targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lint", "test", E2EGate} {
+		if !slices.Contains(gates, want) {
+			t.Errorf("release.yml's release job can run before %q passed (it waits for %v): add `needs:` on the CI jobs", want, gates)
+		}
+	}
+}
+
+func TestGates(t *testing.T) {
+	targets, err := ParseTargets(filepath.Join("testdata", "magefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := filepath.Join("testdata", "gated", ".github", "workflows", "release.yml")
+	for job, want := range map[string]string{
+		"gated":         "build:all,e2e,lint,test", // the called workflow's jobs, less the conditional one
+		"chained":       "build,build:all,e2e,lint,test",
+		"ungated":       "",
+		"quickly":       "test", // E2E=0 in the workflow's env; lint may fail (continue-on-error)
+		"conditionally": "",     // the job it needs may be skipped
+	} {
+		got, err := Gates(release, job, targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("job %s waits for %v, want %q", job, got, want)
+		}
+	}
+	if _, err := Gates(release, "dangling", targets); err == nil || !strings.Contains(err.Error(), `needs "nosuchjob", which does not exist`) {
+		t.Errorf("a job needing a missing job: %v", err)
+	}
+	if _, err := Gates(release, "nosuchjob", targets); err == nil {
+		t.Error("Gates of a missing job passed")
+	}
+}
+
+func TestCheckWorkflowChecksCalledWorkflows(t *testing.T) {
+	targets, err := ParseTargets(filepath.Join("testdata", "magefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "gated", ".github", "workflows")
+	for _, ok := range []string{"release.yml", "ci.yml"} {
+		if err := CheckWorkflow(filepath.Join(dir, ok), targets); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	err = CheckWorkflow(filepath.Join(dir, "bad-calls.yml"), targets)
+	if err == nil {
+		t.Fatal("bad-calls.yml passed")
+	}
+	for _, want := range []string{
+		"job missing: open testdata/gated/.github/workflows/missing.yml: no such file",
+		"job not-callable: ./.github/workflows/push-only.yml has no `on: workflow_call`",
+		`job outside: "./ci/shared.yml": a local reusable workflow lives in ./.github/workflows/`,
+		`job unpinned: pin the reusable workflow "octo-org/shared/.github/workflows/ci.yml@main" by full commit SHA`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing problem %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "job pinned") {
+		t.Errorf("a pinned reusable workflow was refused:\n%v", err)
 	}
 }

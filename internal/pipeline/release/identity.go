@@ -50,8 +50,9 @@ func VerifierFromEnv(root, cosign string) (sign.Verifier, string) {
 	return v, "the project-local key " + v.Key
 }
 
-// VerifyDist is `mage verify`: it checks the release in dist/ against VerifierFromEnv's trust,
-// prints what it checked and fails naming every artifact that does not verify.
+// VerifyDist is `mage verify`: it checks the release in dist/ against its signed contents and
+// VerifierFromEnv's trust, prints what it checked and fails naming every artifact that does
+// not verify.
 func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) error {
 	v, trust := VerifierFromEnv(root, cosign)
 	if err := v.Check(); err != nil {
@@ -60,7 +61,8 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 	dist := project.DistDir(root)
 	fmt.Fprintf(out, "verifying %s against %s\n", dist, trust)
 	// A local release's images live in the project's loopback registry: make sure it answers.
-	if recs, err := ReadImages(dist); err == nil && slices.ContainsFunc(recs, func(r PushedImage) bool { return onLoopback(r.Repo) }) {
+	// (The contents are read unverified here only to learn that; Verify checks them first.)
+	if c, err := ReadContents(dist); err == nil && slices.ContainsFunc(c.Images, func(i Image) bool { return onLoopback(i.Repo) }) {
 		if _, err := registry.Project(ctx, root); err != nil {
 			return err
 		}
@@ -69,13 +71,18 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "OK: checksums signature; %d files match the checksums; every archive has an SBOM\n", len(c.Files))
+	fmt.Fprintf(out, "OK: %s signature; %d files match it; %s lists exactly its archives and SBOMs and its signature verifies; every archive has an SBOM\n",
+		ContentsFile, len(c.Files), ChecksumsFile)
 	for _, img := range c.Images {
 		var ps []string
 		for _, p := range img.Platforms {
 			ps = append(ps, p.String())
 		}
-		fmt.Fprintf(out, "OK: image %s (%s): signature and SBOM attestations\n", img.Ref(), strings.Join(ps, ", "))
+		fmt.Fprintf(out, "OK: image %s (%s): in its registry, tags %s point at it, signature and SBOM attestations verify\n",
+			img.Ref(), strings.Join(ps, ", "), strings.Join(img.Tags, ", "))
+	}
+	if c.ArchivesOnly {
+		fmt.Fprintf(out, "OK: no images, as the signed %s says (archives_only)\n", ContentsFile)
 	}
 	for _, n := range c.Notes {
 		fmt.Fprintf(out, "NOTE: %s\n", n)

@@ -26,7 +26,7 @@ func ImageSBOMs(ctx context.Context, dist, project, version, trivy, crane string
 			return nil, fmt.Errorf("image %s: %w", ref, err)
 		}
 		for _, p := range platforms {
-			name := fmt.Sprintf("%s_%s_image_%s_%s%s%s", project, version, p.OS, p.Arch, p.Variant, SBOMSuffix)
+			name := imageSBOMName(project, version, p)
 			path := filepath.Join(dist, name)
 			pref := rec.Repo + "@" + p.Digest
 			err := (run.Cmd{}).Run(ctx, trivy, "image", "--image-src=remote", "--format=cyclonedx",

@@ -174,7 +174,8 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 // built is what the goreleaser run and the image SBOM stage made.
 type built struct {
 	imageSBOMs []File
-	notScanned error // why the vulnerability scan did not run; nil when it did
+	notScanned error        // why the vulnerability scan did not run; nil when it did
+	signer     *sign.Signer // what signed the checksums, images and attestations; nil: unsigned
 }
 
 type stagedBuild struct {
@@ -211,6 +212,7 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 	if sb.sign {
 		signer = &sb.signer
 	}
+	b.signer = signer
 	if withImages && signer != nil {
 		if err := signImages(ctx, st, project.DistDir(o.Root), *signer); err != nil {
 			return b, err
@@ -309,9 +311,15 @@ func signImages(ctx context.Context, st *stages, dist string, signer sign.Signer
 	})
 }
 
-// finish verifies the release as a user would and prints the summary.
+// finish records and signs the release's contents, verifies the release against them as a user
+// would and prints the summary.
 func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier) error {
 	dist := project.DistDir(o.Root)
+	if err := st.run("contents", func() (string, error) {
+		return recordContents(ctx, dist, in.version, in.crane, o.Skip.Has("images"), b)
+	}); err != nil {
+		return err
+	}
 	var checked Checked
 	if o.Skip.Has("verify") {
 		st.skipped("verify", o.Skip.String())
@@ -326,18 +334,42 @@ func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b 
 	}); err != nil {
 		return err
 	}
-	extra := append([]File(nil), b.imageSBOMs...)
-	for _, name := range []string{ChecksumsFile, ChecksumsFile + BundleSuffix} {
-		if f, err := fileDigest(filepath.Join(dist, name)); err == nil {
-			f.Name = name
-			extra = append(extra, f)
-		}
-	}
 	Summary{
 		Version: in.version, Plan: plan, Stages: st.results, Checked: checked,
-		Root: o.Root, Dist: dist, Extra: extra, Verifier: v, Unsigned: o.Skip.Has("sign"),
+		Root: o.Root, Dist: dist, Extra: contentsFiles(dist), Verifier: v, Unsigned: b.signer == nil,
 	}.Write(o.Out)
 	return nil
+}
+
+// recordContents writes dist/release.json, signed with the build's signer, and says what it lists.
+func recordContents(ctx context.Context, dist, version, crane string, archivesOnly bool, b built) (string, error) {
+	c, err := contentsOf(ctx, dist, version, crane, archivesOnly, b.signer != nil, b.imageSBOMs)
+	if err != nil {
+		return "", err
+	}
+	if err := writeContents(ctx, dist, c, b.signer); err != nil {
+		return "", err
+	}
+	note := fmt.Sprintf("%d files, %d image(s), %d attestation(s)", len(c.Files), len(c.Images), len(c.Attestations))
+	if archivesOnly {
+		note += ", archives only"
+	}
+	if b.signer == nil {
+		return note + ", NOT signed", nil
+	}
+	return note + ", signed", nil
+}
+
+// contentsFiles are release.json and its bundle, for the summary (they cannot list themselves).
+func contentsFiles(dist string) []File {
+	var fs []File
+	for _, name := range []string{ContentsFile, ContentsFile + BundleSuffix} {
+		if f, err := fileDigest(filepath.Join(dist, name)); err == nil {
+			f.Name = name
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 func stageWhat(name string) string {
@@ -375,18 +407,24 @@ func Snapshot(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	st.skipped("images and signatures", "a snapshot has none")
+	dist := project.DistDir(o.Root)
+	if err := st.run("contents", func() (string, error) {
+		return recordContents(ctx, dist, in.version+"-snapshot", in.crane, true, built{})
+	}); err != nil {
+		return err
+	}
 	v, _ := VerifierFromEnv(o.Root, in.cosign)
 	var checked Checked
 	if err := st.run("verify", func() (string, error) {
 		var err error
-		checked, err = Verify(ctx, project.DistDir(o.Root), v, in.crane, false)
+		checked, err = Verify(ctx, dist, v, in.crane, false)
 		return "checksums and SBOMs", err
 	}); err != nil {
 		return err
 	}
 	Summary{
 		Version: in.version + "-snapshot", Plan: Plan{Local: []string{"a snapshot is never published"}},
-		Stages: st.results, Checked: checked, Root: o.Root, Dist: project.DistDir(o.Root), Verifier: v, Unsigned: true,
+		Stages: st.results, Checked: checked, Root: o.Root, Dist: dist, Extra: contentsFiles(dist), Verifier: v, Unsigned: true,
 	}.Write(o.Out)
 	return nil
 }

@@ -28,7 +28,7 @@ type Summary struct {
 	Checked Checked
 	Root    string // paths in commands are shown relative to it
 	Dist    string
-	Extra   []File // not in the checksums file: image SBOMs (covered by their attestations), the checksums file and its bundle
+	Extra   []File // not in Checked.Files: release.json and its bundle, which cannot list themselves
 	// Verify commands: the verifier of this release; Unsigned leaves out the signature checks.
 	Verifier sign.Verifier
 	Unsigned bool
@@ -69,6 +69,9 @@ func (s Summary) Write(w io.Writer) {
 	}
 	tw.Flush()
 
+	if s.Checked.ArchivesOnly {
+		fmt.Fprintf(w, "\nImages: none (archives only, as %s records)\n", ContentsFile)
+	}
 	if len(s.Checked.Images) > 0 {
 		fmt.Fprintln(w, "\nImages")
 		for _, img := range s.Checked.Images {
@@ -88,8 +91,11 @@ func (s Summary) Write(w io.Writer) {
 	}
 }
 
-// VerifyCommands are the exact commands that check this release by hand.
+// VerifyCommands are the exact commands that check this release by hand: its signed contents
+// first (what `mage verify` checks everything else against), then the checksums, the files,
+// and each image's signature and SBOM attestations.
 func (s Summary) VerifyCommands() []string {
+	contents := s.rel(filepath.Join(s.Dist, ContentsFile))
 	sums := s.rel(filepath.Join(s.Dist, ChecksumsFile))
 	v := s.Verifier
 	if v.Key != "" {
@@ -99,7 +105,10 @@ func (s Summary) VerifyCommands() []string {
 	if s.Unsigned {
 		return cmds
 	}
-	cmds = append([]string{run.Quote("cosign", v.BlobArgs(sums, sums+BundleSuffix)...)}, cmds...)
+	cmds = append([]string{
+		run.Quote("cosign", v.BlobArgs(contents, contents+BundleSuffix)...),
+		run.Quote("cosign", v.BlobArgs(sums, sums+BundleSuffix)...),
+	}, cmds...)
 	for _, img := range s.Checked.Images {
 		cmds = append(cmds, run.Quote("cosign", v.ImageArgs(img.Ref())...))
 		for _, p := range img.Platforms {

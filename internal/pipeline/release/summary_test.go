@@ -41,6 +41,7 @@ func TestSummaryListsEverythingAndHowToVerifyIt(t *testing.T) {
 		"checksums.txt                     120 B      sha256:",
 		"127.0.0.1:5000/slipway@" + idx + "  (tags: 0.1.0-dev.3-gabc1234)",
 		"linux/amd64  4.2 MiB   " + amd,
+		"cosign verify-blob --key=.slipway/cosign.pub --insecure-ignore-tlog=true --bundle=dist/release.json.sigstore.json dist/release.json",
 		"cosign verify-blob --key=.slipway/cosign.pub --insecure-ignore-tlog=true --bundle=dist/checksums.txt.sigstore.json dist/checksums.txt",
 		"(cd dist && sha256sum --check checksums.txt)",
 		"cosign verify --key=.slipway/cosign.pub --insecure-ignore-tlog=true 127.0.0.1:5000/slipway@" + idx,
@@ -49,5 +50,13 @@ func TestSummaryListsEverythingAndHowToVerifyIt(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+func TestSummarySaysAnArchivesOnlyReleaseHasNoImages(t *testing.T) {
+	var out bytes.Buffer
+	Summary{Checked: Checked{ArchivesOnly: true}, Root: "/src", Dist: "/src/dist", Verifier: sign.Verifier{Key: "k"}}.Write(&out)
+	if !strings.Contains(out.String(), "Images: none (archives only, as release.json records)") {
+		t.Fatalf("summary of an archives-only release:\n%s", out.String())
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,24 +31,26 @@ const (
 
 // Checked is what one verification looked at.
 type Checked struct {
-	Files  []File  // every file listed in the checksums file
-	Images []Image // every pushed image index
-	Notes  []string
+	Files        []File  // every file ContentsFile lists
+	Images       []Image // every image index it lists, as read from its registry
+	ArchivesOnly bool    // the signed contents say the release has no images
+	Notes        []string
 }
 
 // File is one release file with its size and digest.
 type File struct {
-	Name   string
-	Size   int64
-	SHA256 string
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // KindArchive, KindSBOM, ...
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Image is one pushed image index and its platform manifests.
 type Image struct {
-	Repo      string   // registry/repository, no tag
-	Tags      []string // the tags that point at it
-	Digest    string   // sha256:... of the index
-	Platforms []Platform
+	Repo      string     `json:"repo"` // registry/repository, no tag
+	Digest    string     `json:"digest"`
+	Tags      []string   `json:"tags"` // the tags that point at it
+	Platforms []Platform `json:"platforms"`
 }
 
 // Ref is the image pinned by digest.
@@ -57,9 +58,11 @@ func (i Image) Ref() string { return i.Repo + "@" + i.Digest }
 
 // Platform is one platform manifest of an image index.
 type Platform struct {
-	OS, Arch, Variant string
-	Digest            string
-	Size              int64 // compressed: config and layers, what a pull downloads
+	OS      string `json:"os"`
+	Arch    string `json:"architecture"`
+	Variant string `json:"variant,omitempty"`
+	Digest  string `json:"digest"`
+	Size    int64  `json:"size"` // compressed: config and layers, what a pull downloads
 }
 
 func (p Platform) String() string {
@@ -70,69 +73,58 @@ func (p Platform) String() string {
 	return s
 }
 
-// Verify checks a release in dist: the signature of the checksums file, every file against the
-// checksums, an SBOM for every archive, and (from goreleaser's artifacts.json) every image's
-// signature, platforms and SBOM attestations in its registry. Every failure is reported, each
-// naming the artifact. With signatures false (a snapshot, or a release run with SKIP=sign) no
-// signature is checked, and the notes say so.
+// Verify checks the release in dist against its signed contents (ContentsFile): the contents'
+// signature first, since nothing it lists can be trusted without it; then every file it lists
+// by sha256, checksums.txt's lines against it and checksums.txt's signature, an SBOM for every
+// archive; and in their registries every image it lists: the index by digest with the recorded
+// platform manifests, every recorded tag still pointing at it, its signature, and a verified
+// SBOM attestation on every platform. Every failure is reported, each naming the artifact.
+// With signatures false (a snapshot, or a release run with SKIP=sign) no signature or
+// attestation is checked, and the notes say so.
 func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, signatures bool) (Checked, error) {
 	var c Checked
-	var bad []string
-	sums := filepath.Join(dist, ChecksumsFile)
-	if _, err := os.Stat(sums); err != nil {
-		return c, fmt.Errorf("%s is missing: nothing to verify in %s (run `mage release` first)", sums, dist)
+	path := filepath.Join(dist, ContentsFile)
+	if _, err := os.Stat(path); err != nil {
+		return c, fmt.Errorf("%s is missing: it is the release's signed list of contents, and without it nothing "+
+			"says which files, images and attestations to expect; verify a complete release (`mage release`, or "+
+			"download %s and %s with the release)", path, ContentsFile, ContentsFile+BundleSuffix)
 	}
 	if signatures {
-		if err := v.VerifyBlob(ctx, sums, sums+BundleSuffix); err != nil {
-			bad = append(bad, err.Error())
+		if err := v.VerifyBlob(ctx, path, path+BundleSuffix); err != nil {
+			return c, fmt.Errorf("release in %s does not verify: %s\n(nothing %s lists can be trusted, so nothing else was checked)", dist, brief(err), ContentsFile)
 		}
 	} else {
 		c.Notes = append(c.Notes, "signatures NOT CHECKED: the release is unsigned (a snapshot, or SKIP=sign)")
 	}
-
-	listed, err := readChecksums(sums)
+	contents, err := ReadContents(dist)
 	if err != nil {
 		return c, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(listed)) {
-		f, err := fileDigest(filepath.Join(dist, name))
+	c.ArchivesOnly = contents.ArchivesOnly
+
+	var bad []string
+	for _, want := range contents.Files {
+		f, err := fileDigest(filepath.Join(dist, want.Name))
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s: listed in %s but %v", name, ChecksumsFile, err))
+			bad = append(bad, fmt.Sprintf("%s: listed in %s but %v", want.Name, ContentsFile, err))
 			continue
 		}
-		f.Name = name
-		if f.SHA256 != listed[name] {
-			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", name, f.SHA256, ChecksumsFile, listed[name]))
-		}
+		f.Name, f.Kind = want.Name, want.Kind
 		c.Files = append(c.Files, f)
-		if isArchive(name) {
-			if _, ok := listed[name+SBOMSuffix]; !ok {
-				bad = append(bad, fmt.Sprintf("%s: no SBOM (%s) in %s", name, name+SBOMSuffix, ChecksumsFile))
-			}
+		if want.Kind == KindChecksums {
+			continue // compared line by line below, which names what changed
+		}
+		if f.SHA256 != want.SHA256 {
+			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", want.Name, f.SHA256, ContentsFile, want.SHA256))
+		}
+		if want.Kind == KindArchive && !slices.ContainsFunc(contents.Files, func(s File) bool { return s.Name == want.Name+SBOMSuffix && s.Kind == KindSBOM }) {
+			bad = append(bad, fmt.Sprintf("%s: no SBOM (%s) in %s", want.Name, want.Name+SBOMSuffix, ContentsFile))
 		}
 	}
+	bad = append(bad, checkChecksums(ctx, dist, contents, v, signatures)...)
 
-	images, err := ReadImages(dist)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		c.Notes = append(c.Notes, fmt.Sprintf("images NOT CHECKED: no %s in %s (a downloaded release has none); "+
-			"verify an image with `cosign %s`", artifactsJSON, dist, strings.Join(v.ImageArgs("IMAGE@sha256:DIGEST"), " ")))
-	case err != nil:
-		return c, err
-	case len(images) == 0:
-		c.Notes = append(c.Notes, "this release has no images")
-	}
-	if len(images) > 0 {
-		want, err := imagePlatforms(dist)
-		if err != nil {
-			return c, err
-		}
-		for i := range images {
-			images[i].Platforms = want
-		}
-	}
-	for _, img := range images {
-		checked, problems := verifyImage(ctx, img, v, crane, signatures)
+	for _, img := range contents.Images {
+		checked, problems := verifyImage(ctx, img, contents.Attestations, v, crane, signatures)
 		c.Images = append(c.Images, checked)
 		bad = append(bad, problems...)
 	}
@@ -142,67 +134,112 @@ func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, sig
 	return c, nil
 }
 
-// inventory lists a release without checking it (SKIP=verify): every file the checksums file
-// names, with its size and digest, and the pushed images.
+// checkChecksums holds checksums.txt to the contents: exactly the archives and SBOMs it lists,
+// with their sha256 (what `sha256sum --check` users rely on), and signed by the same identity.
+func checkChecksums(ctx context.Context, dist string, contents Contents, v sign.Verifier, signatures bool) []string {
+	sums := filepath.Join(dist, ChecksumsFile)
+	listed, err := readChecksums(sums)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // reported as a missing file
+	}
+	if err != nil {
+		return []string{err.Error()}
+	}
+	bad := checksumsDiff(listed, contents)
+	if len(bad) == 0 {
+		// Same lines, other bytes (order, spacing): still not the file that was released.
+		want := contents.Files[slices.IndexFunc(contents.Files, func(f File) bool { return f.Kind == KindChecksums })]
+		if got, err := fileDigest(sums); err == nil && got.SHA256 != want.SHA256 {
+			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", ChecksumsFile, got.SHA256, ContentsFile, want.SHA256))
+		}
+	}
+	if signatures {
+		if err := v.VerifyBlob(ctx, sums, sums+BundleSuffix); err != nil {
+			bad = append(bad, brief(err))
+		}
+	}
+	return bad
+}
+
+// inventory lists a release without checking it (SKIP=verify): what its contents file lists.
 func inventory(dist string) (Checked, error) {
 	c := Checked{Notes: []string{"NOT VERIFIED (SKIP=verify): run `mage verify`"}}
-	listed, err := readChecksums(filepath.Join(dist, ChecksumsFile))
+	contents, err := ReadContents(dist)
 	if err != nil {
 		return c, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(listed)) {
-		f, err := fileDigest(filepath.Join(dist, name))
-		if err != nil {
-			return c, fmt.Errorf("%s: %w", name, err)
-		}
-		f.Name = name
-		c.Files = append(c.Files, f)
-	}
-	recs, err := ReadImages(dist)
-	if err != nil {
-		return c, err
-	}
-	for _, r := range recs {
-		c.Images = append(c.Images, Image{Repo: r.Repo, Tags: r.Tags, Digest: r.Digest})
-	}
+	c.Files, c.Images, c.ArchivesOnly = contents.Files, contents.Images, contents.ArchivesOnly
 	return c, nil
 }
 
-// verifyImage checks one index: it lists the platforms goreleaser built, its signature verifies,
-// and so does each platform's SBOM attestation.
-func verifyImage(ctx context.Context, img PushedImage, v sign.Verifier, crane string, signatures bool) (Image, []string) {
-	out := Image{Repo: img.Repo, Tags: img.Tags, Digest: img.Digest}
+// verifyImage checks one index in its registry: it is there by digest with the recorded
+// platform manifests, every recorded tag points at it, its signature verifies, and every
+// platform carries a listed SBOM attestation that verifies.
+func verifyImage(ctx context.Context, want Image, atts []Attestation, v sign.Verifier, crane string, signatures bool) (Image, []string) {
+	out := Image{Repo: want.Repo, Digest: want.Digest, Tags: want.Tags}
 	var bad []string
-	platforms, err := IndexPlatforms(ctx, crane, out.Ref())
+	platforms, err := IndexPlatforms(ctx, crane, want.Ref())
 	if err != nil {
-		return out, []string{fmt.Sprintf("image %s: %v", out.Ref(), err)}
+		return want, []string{fmt.Sprintf("image %s is missing from its registry (or unreadable): %s", want.Ref(), brief(err))}
 	}
 	out.Platforms = platforms
-	for _, want := range img.Platforms {
-		if !slices.ContainsFunc(platforms, func(p Platform) bool { return p.String() == want }) {
-			bad = append(bad, fmt.Sprintf("image %s: platform %s is missing from the index", out.Ref(), want))
+	for _, w := range want.Platforms {
+		if !slices.ContainsFunc(platforms, func(p Platform) bool { return p.String() == w.String() && p.Digest == w.Digest }) {
+			bad = append(bad, fmt.Sprintf("image %s: the index lacks platform %s %s that %s lists", want.Ref(), w, w.Digest, ContentsFile))
+		}
+	}
+	for _, p := range platforms {
+		if !slices.ContainsFunc(want.Platforms, func(w Platform) bool { return p.String() == w.String() && p.Digest == w.Digest }) {
+			bad = append(bad, fmt.Sprintf("image %s: the index holds platform %s %s that %s does not list", want.Ref(), p, p.Digest, ContentsFile))
+		}
+	}
+	for _, tag := range want.Tags {
+		d, err := (run.Cmd{}).Output(ctx, crane, "digest", want.Repo+":"+tag)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("image %s: tag %s:%s is missing from its registry: %s", want.Ref(), want.Repo, tag, brief(err)))
+		case d != want.Digest:
+			bad = append(bad, fmt.Sprintf("image %s: tag %s:%s points at %s, not at the released index", want.Ref(), want.Repo, tag, d))
 		}
 	}
 	if !signatures {
 		return out, bad
 	}
-	if err := v.VerifyImage(ctx, out.Ref()); err != nil {
-		bad = append(bad, err.Error())
+	if err := v.VerifyImage(ctx, want.Ref()); err != nil {
+		bad = append(bad, brief(err))
 	}
-	for _, p := range platforms {
-		ref := out.Repo + "@" + p.Digest
+	for _, p := range want.Platforms {
+		ref := want.Repo + "@" + p.Digest
+		i := slices.IndexFunc(atts, func(a Attestation) bool { return a.Image == ref && a.Type == SBOMType })
+		if i < 0 {
+			bad = append(bad, fmt.Sprintf("image %s (%s): %s lists no %s SBOM attestation for it", want.Ref(), p, ContentsFile, SBOMType))
+			continue
+		}
 		if err := v.VerifyAttestation(ctx, ref, SBOMType); err != nil {
-			bad = append(bad, fmt.Sprintf("image %s (%s): no valid SBOM attestation: %v", out.Ref(), p, err))
+			bad = append(bad, fmt.Sprintf("image %s (%s): no valid SBOM attestation (missing, or not by the release's signer): %s", want.Ref(), p, brief(err)))
 		}
 	}
 	return out, bad
+}
+
+// brief shortens a failed command inside err to the last line it printed (cosign's or crane's
+// reason), so that each failure in verify's list stays one line.
+func brief(err error) string {
+	var re *run.Error
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	out := strings.TrimSpace(re.Output)
+	if out == "" {
+		return err.Error()
+	}
+	return strings.Replace(err.Error(), re.Error(), out[strings.LastIndex(out, "\n")+1:], 1)
 }
 
 // PushedImage is a pushed image index as goreleaser recorded it in artifacts.json.
 type PushedImage struct {
 	Repo, Digest string
 	Tags         []string
-	Platforms    []string // what the index must hold (imagePlatforms), filled in by Verify
 }
 
 // ReadImages reads the image indexes ko pushed from goreleaser's artifacts.json: one record

@@ -2,133 +2,239 @@ package release
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
-// fakeRelease writes a signed dist/ the way goreleaser lays it out: archives, their SBOMs,
-// checksums.txt and its bundle. It returns the dist directory and a verifier for it.
-func fakeRelease(t *testing.T, files map[string]string) (string, sign.Verifier) {
-	t.Helper()
-	cosign := toolstest.Installed(t, "cosign")
-	t.Setenv(sign.PasswordEnv, "test")
-	dir := t.TempDir()
-	dist := filepath.Join(dir, "dist")
-	if err := os.Mkdir(dist, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var sums strings.Builder
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dist, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.Sum256([]byte(content))
-		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(h[:]), name)
-	}
-	sumsPath := filepath.Join(dist, ChecksumsFile)
-	if err := os.WriteFile(sumsPath, []byte(sums.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	key := sign.KeyPair{Private: filepath.Join(dir, "cosign.key"), Public: filepath.Join(dir, "cosign.pub")}
-	if _, err := key.Ensure(context.Background(), cosign); err != nil {
-		t.Fatal(err)
-	}
-	if err := (sign.Signer{Cosign: cosign, Key: key.Private}).SignBlob(context.Background(), sumsPath, sumsPath+BundleSuffix); err != nil {
-		t.Fatal(err)
-	}
-	return dist, sign.Verifier{Cosign: cosign, Key: key.Public}
-}
-
-var releaseFiles = map[string]string{
-	"slipway_1.0.0_linux_amd64.tar.gz":              "archive bytes",
-	"slipway_1.0.0_linux_amd64.tar.gz" + SBOMSuffix: `{"bomFormat":"CycloneDX"}`,
-	"slipway_1.0.0_windows_amd64.zip":               "zip bytes",
-	"slipway_1.0.0_windows_amd64.zip" + SBOMSuffix:  `{"bomFormat":"CycloneDX"}`,
-}
-
 func TestVerifyPassesAnIntactRelease(t *testing.T) {
-	dist, v := fakeRelease(t, releaseFiles)
-	c, err := Verify(context.Background(), dist, v, "crane-not-needed", true)
+	f := newFixture(t, true)
+	c, err := f.verify()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Files) != 4 {
-		t.Fatalf("checked %d files, want 4", len(c.Files))
+	var kinds []string
+	for _, file := range c.Files {
+		kinds = append(kinds, file.Kind)
 	}
-	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "images NOT CHECKED") {
-		t.Fatalf("notes %q: a dist without artifacts.json must say its images were not checked", c.Notes)
+	slices.Sort(kinds)
+	want := []string{KindArchive, KindArchive, KindChecksums, KindImageSBOM, KindImageSBOM, KindSBOM, KindSBOM, KindSignature}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("checked files of kinds %v, want %v", kinds, want)
+	}
+	if len(c.Images) != 1 || c.Images[0].Ref() != f.image.Ref() || strings.Join(c.Images[0].Tags, ",") != "1.0.0,latest" ||
+		len(c.Images[0].Platforms) != 2 || c.ArchivesOnly {
+		t.Errorf("checked images %+v, want %s tagged 1.0.0 and latest (and not the scratch tags) with two platforms", c.Images, f.image.Ref())
+	}
+	if n := len(f.contents().Attestations); n != 2 {
+		t.Errorf("release.json lists %d attestations, want one per platform", n)
+	}
+	if len(c.Notes) != 0 {
+		t.Errorf("notes %q on a fully checked release", c.Notes)
 	}
 }
 
-func TestVerifyNamesAChangedArchive(t *testing.T) {
-	dist, v := fakeRelease(t, releaseFiles)
-	archive := filepath.Join(dist, "slipway_1.0.0_linux_amd64.tar.gz")
-	if err := os.WriteFile(archive, []byte("archive bytez"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Verify(context.Background(), dist, v, "crane-not-needed", true)
-	if err == nil || !strings.Contains(err.Error(), "slipway_1.0.0_linux_amd64.tar.gz: sha256") {
-		t.Fatalf("Verify after a one-byte change: %v", err)
+// The signed contents are verify's root: without them, or with a signature that is not the
+// release's, nothing is trusted and nothing else is checked.
+func TestVerifyNeedsSignedContents(t *testing.T) {
+	f := newFixture(t, false)
+	contents := f.read(ContentsFile)
+
+	os.Remove(f.path(ContentsFile))
+	f.fails([]string{"release.json is missing: it is the release's signed list of contents"})
+
+	f.write(ContentsFile, contents)
+	bundle := f.read(ContentsFile + BundleSuffix)
+	os.Remove(f.path(ContentsFile + BundleSuffix))
+	f.fails([]string{"release.json is not signed: its signature bundle", "nothing release.json lists can be trusted"})
+
+	f.signBlob(ContentsFile, f.theirs)
+	f.fails([]string{"release.json: signature does not verify (public key " + f.ours.Public})
+
+	// Signed by us, then edited: archives_only flipped, which would pass off a release whose
+	// images were dropped from the list.
+	f.write(ContentsFile+BundleSuffix, bundle)
+	f.write(ContentsFile, strings.Replace(contents, `"archives_only": true`, `"archives_only": false`, 1))
+	f.fails([]string{"release.json: signature does not verify"})
+
+	f.write(ContentsFile, contents)
+	if _, err := f.verify(); err != nil {
+		t.Fatalf("restored release: %v", err)
 	}
 }
 
-func TestVerifyNamesAMissingFileAndSBOM(t *testing.T) {
-	files := map[string]string{}
-	for k, v := range releaseFiles {
-		files[k] = v
+// A release without images passes only when its signed contents say so.
+func TestVerifyArchivesOnlyOnlyWhenSignedSaysSo(t *testing.T) {
+	f := newFixture(t, false)
+	c, err := f.verify()
+	if err != nil || !c.ArchivesOnly || len(c.Images) != 0 {
+		t.Fatalf("archives-only release: %+v, %v", c, err)
 	}
-	delete(files, "slipway_1.0.0_windows_amd64.zip"+SBOMSuffix)
-	dist, v := fakeRelease(t, files)
-	if err := os.Remove(filepath.Join(dist, "slipway_1.0.0_linux_amd64.tar.gz"+SBOMSuffix)); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Verify(context.Background(), dist, v, "crane-not-needed", true)
-	if err == nil {
-		t.Fatal("Verify passed with a missing file and an archive without SBOM")
-	}
-	for _, want := range []string{
-		"slipway_1.0.0_linux_amd64.tar.gz.sbom.cdx.json: listed in checksums.txt but it is missing",
-		"slipway_1.0.0_windows_amd64.zip: no SBOM",
+	contents := f.contents()
+	contents.ArchivesOnly = false
+	f.writeContents(contents, f.ours)
+	f.fails([]string{"it lists no image and does not say archives_only"})
+}
+
+func TestVerifyNamesAChangedOrMissingFile(t *testing.T) {
+	f := newFixture(t, false)
+	f.write("slipway_1.0.0_linux_amd64.tar.gz", "archive bytez")
+	os.Remove(f.path("slipway_1.0.0_windows_amd64.zip" + SBOMSuffix))
+	f.fails([]string{
+		"slipway_1.0.0_linux_amd64.tar.gz: sha256 " + sha("archive bytez") + " does not match release.json (" + sha("archive bytes") + ")",
+		"slipway_1.0.0_windows_amd64.zip.sbom.cdx.json: listed in release.json but it is missing",
+	})
+}
+
+func TestVerifyWantsAnSBOMForEveryArchive(t *testing.T) {
+	f := newFixture(t, false)
+	c := f.contents()
+	c.Files = slices.DeleteFunc(c.Files, func(file File) bool { return file.Name == "slipway_1.0.0_windows_amd64.zip"+SBOMSuffix })
+	f.writeContents(c, f.ours)
+	f.fails([]string{"slipway_1.0.0_windows_amd64.zip: no SBOM (slipway_1.0.0_windows_amd64.zip.sbom.cdx.json) in release.json"})
+}
+
+// checksums.txt must list exactly what release.json says, even when it is signed again with
+// the release's own key (so only this check can catch it).
+func TestVerifyHoldsChecksumsToTheContents(t *testing.T) {
+	f := newFixture(t, false)
+	orig := f.read(ChecksumsFile)
+	lines := strings.Split(strings.TrimSuffix(orig, "\n"), "\n")
+	for _, tc := range []struct {
+		name, sums, want string
+	}{
+		{"a line lost", strings.Join(lines[1:], "\n") + "\n", "checksums.txt lost a line: it does not list slipway_1.0.0_linux_amd64.tar.gz, which release.json does"},
+		{"a line gained", orig + sha("notes") + "  NOTES.txt\n", "checksums.txt gained a line: it lists NOTES.txt, which release.json does not"},
+		{"a line changed", strings.Replace(orig, sha("zip bytes"), sha("zip bytez"), 1),
+			"checksums.txt: the line for slipway_1.0.0_windows_amd64.zip has sha256 " + sha("zip bytez")},
+		{"the same lines reordered", strings.Join(append(slices.Clone(lines[1:]), lines[0]), "\n") + "\n", "checksums.txt: sha256"},
 	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			f.t = t
+			f.write("NOTES.txt", "notes")
+			f.write(ChecksumsFile, tc.sums)
+			f.signBlob(ChecksumsFile, f.ours)
+			f.fails([]string{tc.want}, "signature does not verify")
+		})
 	}
 }
 
-func TestVerifyRejectsAChecksumsFileSignedByAnotherKey(t *testing.T) {
-	dist, _ := fakeRelease(t, releaseFiles)
-	_, other := fakeRelease(t, releaseFiles)
-	_, err := Verify(context.Background(), dist, other, "crane-not-needed", true)
-	if err == nil || !strings.Contains(err.Error(), "checksums.txt: signature does not verify") {
-		t.Fatalf("Verify with another key: %v", err)
+// checksums.txt's own signature is checked too: a bundle by another key fails even when the
+// (signed) contents record exactly that bundle.
+func TestVerifyChecksCheckumsSignature(t *testing.T) {
+	f := newFixture(t, false)
+	f.signBlob(ChecksumsFile, f.theirs)
+	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, true, true, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Without signatures (a release run with SKIP=sign) the same dist passes, and says why.
-	c, err := Verify(context.Background(), dist, other, "crane-not-needed", false)
+	f.writeContents(c, f.ours)
+	f.fails([]string{"checksums.txt: signature does not verify"}, "release.json: signature")
+}
+
+// Without signatures (SKIP=sign, a snapshot) the files are still held to the contents, and the
+// notes say the signatures were not checked.
+func TestVerifyWithoutSignaturesSaysSo(t *testing.T) {
+	f := newFixture(t, false)
+	os.Remove(f.path(ContentsFile + BundleSuffix))
+	c, err := Verify(context.Background(), f.dist, f.verifier(), f.crane, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(strings.Join(c.Notes, "\n"), "signatures NOT CHECKED") {
 		t.Fatalf("notes %q do not say the signatures were skipped", c.Notes)
 	}
+	f.write("slipway_1.0.0_windows_amd64.zip", "zip bytez")
+	if _, err := Verify(context.Background(), f.dist, f.verifier(), f.crane, false); err == nil || !strings.Contains(err.Error(), "slipway_1.0.0_windows_amd64.zip: sha256") {
+		t.Fatalf("an unsigned release with a changed archive: %v", err)
+	}
 }
 
 func TestVerifyRefusesAMalformedChecksumsFile(t *testing.T) {
-	dist, v := fakeRelease(t, releaseFiles)
-	if err := os.WriteFile(filepath.Join(dist, ChecksumsFile), []byte("abc  ../etc/passwd\n"), 0o644); err != nil {
-		t.Fatal(err)
+	f := newFixture(t, false)
+	f.write(ChecksumsFile, "abc  ../etc/passwd\n")
+	f.fails([]string{"not a \"<sha256>  <file>\" line"})
+}
+
+// Every image check in the registry, one tamper each, with the release's own files intact.
+func TestVerifyChecksEveryImageInItsRegistry(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		tamper func(f *fixture)
+		want   func(f *fixture) string
+	}{
+		{"a tag moved", func(f *fixture) {
+			f.craneOut("tag", f.image.Repo+"@"+f.image.Platforms[0].Digest, "latest")
+		}, func(f *fixture) string {
+			return "tag " + f.image.Repo + ":latest points at " + f.image.Platforms[0].Digest + ", not at the released index"
+		}},
+		{"a tag deleted", func(f *fixture) {
+			f.craneOut("delete", f.image.Repo+":latest")
+		}, func(f *fixture) string { return "tag " + f.image.Repo + ":latest is missing from its registry" }},
+		{"the index deleted", func(f *fixture) {
+			f.craneOut("delete", f.image.Ref())
+		}, func(f *fixture) string { return "image " + f.image.Ref() + " is missing from its registry" }},
+		{"unsigned", func(f *fixture) {
+			f.deleteCosignTag(f.image.Digest)
+		}, func(f *fixture) string { return "image " + f.image.Ref() + ": signature does not verify" }},
+		{"signed by another key", func(f *fixture) {
+			f.deleteCosignTag(f.image.Digest)
+			f.signImage(f.theirs)
+		}, func(f *fixture) string { return "image " + f.image.Ref() + ": signature does not verify" }},
+		{"an attestation deleted", func(f *fixture) {
+			f.deleteCosignTag(f.image.Platforms[1].Digest)
+		}, func(f *fixture) string { return "image " + f.image.Ref() + " (linux/arm64): no valid SBOM attestation" }},
+		{"an attestation by another key", func(f *fixture) {
+			f.deleteCosignTag(f.image.Platforms[1].Digest)
+			f.attest(f.image.Platforms[1], f.theirs)
+		}, func(f *fixture) string { return "image " + f.image.Ref() + " (linux/arm64): no valid SBOM attestation" }},
+		{"an attestation left out of the contents", func(f *fixture) {
+			c := f.contents()
+			c.Attestations = c.Attestations[:1]
+			f.writeContents(c, f.ours)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/arm64): release.json lists no cyclonedx SBOM attestation for it"
+		}},
+		{"a platform the index lacks", func(f *fixture) {
+			c := f.contents()
+			c.Images[0].Platforms = append(c.Images[0].Platforms, Platform{OS: "linux", Arch: "arm", Variant: "v7", Digest: "sha256:" + strings.Repeat("7", 64)})
+			f.writeContents(c, f.ours)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + ": the index lacks platform linux/arm/v7 sha256:" + strings.Repeat("7", 64) + " that release.json lists"
+		}},
+		{"a platform left out of the contents", func(f *fixture) {
+			c := f.contents()
+			c.Images[0].Platforms = c.Images[0].Platforms[:1]
+			c.Attestations = c.Attestations[:1]
+			c.Files = slices.DeleteFunc(c.Files, func(file File) bool { return strings.Contains(file.Name, "linux_arm64"+SBOMSuffix) })
+			f.writeContents(c, f.ours)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + ": the index holds platform linux/arm64 " + f.image.Platforms[1].Digest + " that release.json does not list"
+		}},
+		{"an image SBOM changed", func(f *fixture) {
+			f.write(imageSBOMName("slipway", fixtureVersion, f.image.Platforms[1]), `{"bomFormat":"CycloneDX","components":[]}`)
+		}, func(f *fixture) string { return "slipway_1.0.0_image_linux_arm64.sbom.cdx.json: sha256" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, true)
+			if _, err := f.verify(); err != nil {
+				t.Fatalf("before the tamper: %v", err)
+			}
+			tc.tamper(f)
+			f.fails([]string{tc.want(f)})
+		})
 	}
-	_, err := Verify(context.Background(), dist, v, "crane-not-needed", false)
-	if err == nil || !strings.Contains(err.Error(), "not a \"<sha256>  <file>\" line") {
-		t.Fatalf("Verify with a malformed checksums file: %v", err)
+
+	// Without signatures, an unsigned image passes (SKIP=sign), and the notes say so.
+	f := newFixture(t, true)
+	f.deleteCosignTag(f.image.Digest)
+	c, err := Verify(ctx, f.dist, f.verifier(), f.crane, false)
+	if err != nil || !strings.Contains(strings.Join(c.Notes, "\n"), "signatures NOT CHECKED") {
+		t.Fatalf("unsigned image without signature checks: %+v, %v", c.Notes, err)
 	}
 }
 

@@ -31,3 +31,8 @@ func Init(ctx context.Context, module string, name *string) error { return nil }
 func Two(a, b string) {}
 
 func private() {}
+
+// Lint and Test are what a release must wait for.
+func Lint() {}
+
+func Test(ctx context.Context) error { return nil }

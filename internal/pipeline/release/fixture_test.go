@@ -1,0 +1,298 @@
+package release
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/registry"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
+)
+
+// The verify tests check real signatures in a real registry, with the pinned cosign, crane and
+// registry (a test skips when one is not installed). Two key pairs and one registry serve every
+// test; each test has its own repository and dist/.
+
+var shared struct {
+	once         sync.Once
+	dir          string
+	ours, theirs sign.KeyPair
+	reg          *registry.Registry
+	err          error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.reg != nil {
+		_ = shared.reg.Stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// keys are "ours", the release's, and "theirs", which has nothing to do with it.
+func keys(t *testing.T, cosign string) (ours, theirs sign.KeyPair) {
+	t.Helper()
+	t.Setenv(sign.PasswordEnv, "test")
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "release-test-"); shared.err != nil {
+			return
+		}
+		for _, k := range []*sign.KeyPair{&shared.ours, &shared.theirs} {
+			dir, err := os.MkdirTemp(shared.dir, "key-")
+			if err != nil {
+				shared.err = err
+				return
+			}
+			*k = sign.KeyPair{Private: filepath.Join(dir, "cosign.key"), Public: filepath.Join(dir, "cosign.pub")}
+			if _, shared.err = k.Ensure(context.Background(), cosign); shared.err != nil {
+				return
+			}
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.ours, shared.theirs
+}
+
+// testRegistry is the registry the image tests share (started on first use, stopped by TestMain).
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	bin := toolstest.Installed(t, "registry")
+	if shared.reg == nil {
+		dir, err := os.MkdirTemp(shared.dir, "registry-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shared.reg, err = registry.Start(context.Background(), bin, dir, "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return shared.reg.Addr
+}
+
+// fixture is a finished release in dist/, as `mage release` leaves it.
+type fixture struct {
+	t             *testing.T
+	dist          string
+	cosign, crane string
+	ours, theirs  sign.KeyPair
+	image         Image // the release's image index, when it has one
+}
+
+const fixtureVersion = "1.0.0"
+
+var fixtureFiles = map[string]string{
+	"slipway_1.0.0_linux_amd64.tar.gz":              "archive bytes",
+	"slipway_1.0.0_linux_amd64.tar.gz" + SBOMSuffix: `{"bomFormat":"CycloneDX"}`,
+	"slipway_1.0.0_windows_amd64.zip":               "zip bytes",
+	"slipway_1.0.0_windows_amd64.zip" + SBOMSuffix:  `{"bomFormat":"CycloneDX"}`,
+}
+
+// newFixture writes a signed release the way the release lays it out: archives, their SBOMs and
+// checksums.txt, signed as goreleaser signs it; withImages, an index of two platforms pushed to
+// the test registry under two tags and signed, a signed SBOM attestation on each platform and
+// the SBOMs in dist/; then release.json, listed and signed by the release's own code.
+func newFixture(t *testing.T, withImages bool) *fixture {
+	t.Helper()
+	f := &fixture{t: t, cosign: toolstest.Installed(t, "cosign"), crane: toolstest.Installed(t, "crane")}
+	f.ours, f.theirs = keys(t, f.cosign)
+	root := writeConfig(t, "builds: [{id: slipway}]\nkos:\n  - build: slipway\n    platforms: [linux/amd64, linux/arm64]\n")
+	f.dist = filepath.Join(root, "dist")
+	if err := os.Mkdir(f.dist, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var sums strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(fixtureFiles)) {
+		f.write(name, fixtureFiles[name])
+		fmt.Fprintf(&sums, "%s  %s\n", sha(fixtureFiles[name]), name)
+	}
+	f.write(ChecksumsFile, sums.String())
+	f.signBlob(ChecksumsFile, f.ours)
+
+	var sboms []File
+	if withImages {
+		f.image = f.pushIndex(testRegistry(t))
+		f.signImage(f.ours)
+		for _, p := range f.image.Platforms {
+			name := imageSBOMName("slipway", fixtureVersion, p)
+			doc := fmt.Sprintf(`{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"name":%q}}}`, p)
+			f.write(name, doc)
+			f.attest(p, f.ours)
+			sboms = append(sboms, File{Name: name, Size: int64(len(doc)), SHA256: sha(doc)})
+		}
+		f.write(artifactsJSON, fmt.Sprintf(`[{"name":%q,"type":"Docker Manifest","extra":{"Digest":%q}}]`, f.image.Ref(), f.image.Digest))
+	}
+	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, !withImages, true, sboms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.writeContents(c, f.ours)
+	return f
+}
+
+// pushIndex pushes an index of two one-layer platform images, tagged 1.0.0 and latest, to a
+// repository of the test's own (beside scratch tags that point elsewhere, as in a real one).
+func (f *fixture) pushIndex(reg string) Image {
+	f.t.Helper()
+	layer := filepath.Join(f.t.TempDir(), "layer.tar")
+	out, err := os.Create(layer)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tw := tar.NewWriter(out)
+	nonce := rand.Text() // every test its own digests
+	if err := tw.WriteHeader(&tar.Header{Name: "nonce", Mode: 0o644, Size: int64(len(nonce))}); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(nonce)); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	out.Close()
+	repo := reg + "/" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(f.t.Name()))
+	f.craneOut("append", "-f", layer, "-t", repo+":base")
+	f.craneOut("mutate", "--set-platform", "linux/amd64", "-t", repo+":amd64", repo+":base")
+	f.craneOut("mutate", "--set-platform", "linux/arm64", "-t", repo+":arm64", repo+":base")
+	f.craneOut("index", "append", "-t", repo+":"+fixtureVersion, "-m", repo+":amd64", "-m", repo+":arm64")
+	f.craneOut("tag", repo+":"+fixtureVersion, "latest")
+	img := Image{Repo: repo, Digest: f.craneOut("digest", repo+":"+fixtureVersion)}
+	ps, err := IndexPlatforms(context.Background(), f.crane, img.Ref())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	img.Platforms = ps
+	return img
+}
+
+func (f *fixture) craneOut(args ...string) string {
+	f.t.Helper()
+	out, err := run.Output(context.Background(), f.crane, args...)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+func (f *fixture) path(name string) string { return filepath.Join(f.dist, name) }
+
+func (f *fixture) write(name, content string) {
+	f.t.Helper()
+	if err := os.WriteFile(f.path(name), []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) read(name string) string {
+	f.t.Helper()
+	data, err := os.ReadFile(f.path(name))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(data)
+}
+
+func (f *fixture) signer(k sign.KeyPair) sign.Signer {
+	return sign.Signer{Cosign: f.cosign, Key: k.Private}
+}
+
+// verifier trusts our key, as `mage verify` does for a local release.
+func (f *fixture) verifier() sign.Verifier {
+	return sign.Verifier{Cosign: f.cosign, Key: f.ours.Public}
+}
+
+func (f *fixture) signBlob(name string, k sign.KeyPair) {
+	f.t.Helper()
+	if err := f.signer(k).SignBlob(context.Background(), f.path(name), f.path(name)+BundleSuffix); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) signImage(k sign.KeyPair) {
+	f.t.Helper()
+	if err := f.signer(k).SignImage(context.Background(), f.image.Ref()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) attest(p Platform, k sign.KeyPair) {
+	f.t.Helper()
+	sbom := f.path(imageSBOMName("slipway", fixtureVersion, p))
+	if err := f.signer(k).Attest(context.Background(), f.image.Repo+"@"+p.Digest, SBOMType, sbom); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// deleteCosignTag removes what cosign stores for a digest (signatures on the index, the SBOM
+// attestation on a platform manifest): the tag sha256-<hex>.
+func (f *fixture) deleteCosignTag(digest string) {
+	f.t.Helper()
+	f.craneOut("delete", f.image.Repo+":"+strings.Replace(digest, ":", "-", 1))
+}
+
+// writeContents writes c as release.json signed with k, as the release does.
+func (f *fixture) writeContents(c Contents, k sign.KeyPair) {
+	f.t.Helper()
+	s := f.signer(k)
+	if err := writeContents(context.Background(), f.dist, c, &s); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// contents reads release.json back, to change it and sign it again (with the release's key: a
+// list signed by the release that says something else).
+func (f *fixture) contents() Contents {
+	f.t.Helper()
+	c, err := ReadContents(f.dist)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// verify is `mage verify`'s check with our key.
+func (f *fixture) verify() (Checked, error) {
+	return Verify(context.Background(), f.dist, f.verifier(), f.crane, true)
+}
+
+// fails verifies and wants a failure naming every one of want, and none of unwanted.
+func (f *fixture) fails(want []string, unwanted ...string) {
+	f.t.Helper()
+	_, err := f.verify()
+	if err == nil {
+		f.t.Fatalf("verify passed, want a failure naming %q", want)
+	}
+	f.t.Logf("verify: %v", err) // what a user sees
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			f.t.Errorf("verify error lacks %q:\n%v", w, err)
+		}
+	}
+	for _, u := range unwanted {
+		if strings.Contains(err.Error(), u) {
+			f.t.Errorf("verify error has %q, which this change must not cause:\n%v", u, err)
+		}
+	}
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
