@@ -168,7 +168,7 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, st, in, plan, b, verifier)
+	return finish(ctx, o, st, in, plan, b, verifier, nil)
 }
 
 // built is what the goreleaser run and the image SBOM stage made.
@@ -202,7 +202,7 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		args = append(args, "--skip=ko")
 	}
 	env = append(env, sb.signer.Env()...)
-	env = append(env, in.goreleaserEnv(false)...)
+	env = append(env, in.goreleaserEnv(sb.publish)...)
 	if err := runGoreleaser(ctx, st, in, env, args); err != nil {
 		return b, err
 	}
@@ -221,7 +221,7 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 			files, err := ImageSBOMs(ctx, project.DistDir(o.Root), project.Name, in.version, in.trivy, in.crane, signer)
 			b.imageSBOMs = files
 			if signer == nil {
-				return "written, NOT attested (SKIP=sign)", err
+				return "written, NOT attested (" + skipWhy(o.Skip, "sign") + ")", err
 			}
 			return fmt.Sprintf("%d written and attested", len(files)), err
 		}); err != nil {
@@ -309,8 +309,9 @@ func signImages(ctx context.Context, st *stages, dist string, signer sign.Signer
 	})
 }
 
-// finish verifies the release as a user would and prints the summary.
-func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier) error {
+// finish verifies the release as a user would and prints the summary. A publishing release
+// promotes what verified (promote) before the summary; a local one passes nil.
+func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier, promote func(*Checked) error) error {
 	dist := project.DistDir(o.Root)
 	var checked Checked
 	if o.Skip.Has("verify") {
@@ -325,6 +326,11 @@ func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b 
 		return strings.Join(checked.Notes, "; "), err
 	}); err != nil {
 		return err
+	}
+	if promote != nil {
+		if err := promote(&checked); err != nil {
+			return err
+		}
 	}
 	extra := append([]File(nil), b.imageSBOMs...)
 	for _, name := range []string{ChecksumsFile, ChecksumsFile + BundleSuffix} {
@@ -353,7 +359,7 @@ func skipWhy(s Skips, stage string) string {
 	if s.Has(stage) {
 		return s.String()
 	}
-	return "not this phase"
+	return "signed after the scan gate"
 }
 
 // Snapshot is `mage release:snapshot`, the pull-request check: goreleaser's archives, checksums
