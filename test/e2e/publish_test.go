@@ -103,7 +103,7 @@ func TestPublish(t *testing.T) {
 		write(t, filepath.Join(clone, "internal", "leak", "leak.go"), "package leak\n\nconst token = \""+token+"\"\n")
 		commit("e2e: a leaked token")
 		out := timed("publishing release failing its scan", func() string { return mageFails(t, clone, env, "release") })
-		for _, want := range []string{"publishing " + version + " to " + target.addr, "github-pat", "internal/leak/leak.go"} {
+		for _, want := range []string{"publishing " + version + " to " + target.addr, "github-pat", "internal/leak/leak.go", "nothing was published"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -123,7 +123,7 @@ func TestPublish(t *testing.T) {
 		out := timed("publishing release failing verify", func() string {
 			return mageFails(t, clone, append(env, "VERIFY_KEY="+other.Key), "release")
 		})
-		for _, want := range []string{"==> scan", "==> image SBOM attestations", "==> verify", "checksums.txt: signature does not verify"} {
+		for _, want := range []string{"==> scan", "==> image SBOM attestations", "==> verify", "checksums.txt: signature does not verify", "nothing was published"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -142,6 +142,16 @@ func TestPublish(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// Signed after the scan; copied, verified there, and only then tagged.
+	last := -1
+	for _, stage := range []string{"scan", "checksums signature", "image signatures", "image SBOM attestations", "verify",
+		"copy images", "verify copied images", "image tags", "GitHub release: NOT RUN"} {
+		i := strings.Index(out, "==> "+stage)
+		if i < last {
+			t.Fatalf("stage %q is missing or out of order:\n%s", stage, out)
+		}
+		last = i
 	}
 	dist := filepath.Join(clone, "dist")
 	imgs, err := release.ReadImages(dist)

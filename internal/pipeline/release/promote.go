@@ -177,6 +177,14 @@ func checkTarget(ctx context.Context, crane, target string) error {
 	if err == nil || notFound(err) {
 		return nil
 	}
+	// Registries with token logins (Docker Hub) deny reading a repository that does not exist
+	// yet, even to its owner: a token with push scope shows the login is good.
+	var re *run.Error
+	if errors.As(err, &re) && (strings.Contains(re.Output, "UNAUTHORIZED") || strings.Contains(re.Output, "DENIED")) {
+		if _, terr := run.Output(ctx, crane, "auth", "token", "--push", target); terr == nil {
+			return nil
+		}
+	}
 	return fmt.Errorf("the target repository %s does not answer: check SLIPWAY_REGISTRY, log in to it "+
 		"(`docker login` or `crane auth login`; credentials are read from $DOCKER_CONFIG/config.json) and that its TLS certificate is trusted: %w", target, err)
 }

@@ -4,13 +4,20 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
@@ -294,4 +301,63 @@ func writeTar(t *testing.T, dst, name, content string) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The target is checked with this machine's login before anything is built: a wrong password
+// fails naming the fix, the right one passes on a repository that does not exist yet.
+func TestCheckTargetNeedsALogin(t *testing.T) {
+	ctx := context.Background()
+	crane := toolstest.Path(t, "crane")
+	addr := startLoginRegistry(t, "ci", "right")
+	login := func(password string) {
+		dc := t.TempDir()
+		auth := base64.StdEncoding.EncodeToString([]byte("ci:" + password))
+		writeFile(t, filepath.Join(dc, "config.json"), `{"auths":{"`+addr+`":{"auth":"`+auth+`"}}}`)
+		t.Setenv("DOCKER_CONFIG", dc)
+	}
+	target := addr + "/acme/slipway"
+	login("wrong")
+	err := checkTarget(ctx, crane, target)
+	if err == nil || !strings.Contains(err.Error(), "log in") || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("a wrong password: %v", err)
+	}
+	login("right")
+	if err := checkTarget(ctx, crane, target); err != nil {
+		t.Fatalf("the right password, no repository yet: %v", err)
+	}
+}
+
+// startLoginRegistry runs the pinned registry with one htpasswd login and returns its address
+// once it asks for it.
+func startLoginRegistry(t *testing.T, user, password string) string {
+	t.Helper()
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "htpasswd"), user+":"+string(hash)+"\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	writeFile(t, filepath.Join(dir, "config.yml"), fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"+
+		"http:\n  addr: %s\nauth:\n  htpasswd:\n    realm: test\n    path: %s/htpasswd\n", dir, addr, dir))
+	cmd := exec.Command(toolstest.Path(t, "registry"), "serve", filepath.Join(dir, "config.yml"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return addr
+			}
+		}
+	}
+	t.Fatalf("the registry on %s does not ask for a login", addr)
+	return ""
 }

@@ -31,9 +31,15 @@ import (
 //     the verified files uploaded; last, the tags are set (the version; latest unless a
 //     pre-release) and the draft is made public.
 //
-// A failure before step 4 leaves nothing in the target registry and nothing on GitHub.
-func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) error {
+// A failure before step 4 leaves nothing in the target registry and nothing on GitHub, and
+// says so.
+func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) (err error) {
 	var pub publishing
+	defer func() {
+		if err != nil && !pub.promoting {
+			err = fmt.Errorf("%w\nnothing was published: the target registry and GitHub were not touched", err)
+		}
+	}()
 	if err := st.run("publishing checks", func() (string, error) {
 		var err error
 		pub, err = preparePublishing(ctx, o, in)
@@ -70,7 +76,10 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) e
 	if err := signStaged(ctx, st, in, dist, pub.signer); err != nil {
 		return err
 	}
-	err = finish(ctx, o, st, in, plan, b, pub.verifier, func(c *Checked) error { return pub.promote(ctx, st, in, dist, c) })
+	err = finish(ctx, o, st, in, plan, b, pub.verifier, func(c *Checked) error {
+		pub.promoting = true
+		return pub.promote(ctx, st, in, dist, c)
+	})
 	if err == nil && pub.github == nil {
 		fmt.Fprintf(o.Out, "\n!! GitHub release: NOT RUN (%s): the images are published to %s; the files are in %s only\n",
 			pub.noGitHub, pub.target, dist)
@@ -80,15 +89,16 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) e
 
 // publishing is what a publishing release signs with, verifies against and promotes to.
 type publishing struct {
-	signer   sign.Signer
-	verifier sign.Verifier
-	trust    string // the verifier, described
-	target   string // SLIPWAY_REGISTRY/slipway
-	staging  string // the staging repository in the loopback registry
-	tags     []string
-	tag      string // the git tag: the GitHub release's
-	github   *GitHub
-	noGitHub string // why the GitHub release is NOT RUN (github is nil)
+	signer    sign.Signer
+	verifier  sign.Verifier
+	trust     string // the verifier, described
+	target    string // SLIPWAY_REGISTRY/slipway
+	staging   string // the staging repository in the loopback registry
+	tags      []string
+	tag       string // the git tag: the GitHub release's
+	github    *GitHub
+	noGitHub  string // why the GitHub release is NOT RUN (github is nil)
+	promoting bool   // the target registry or GitHub may have been written to
 }
 
 // TlogEnv=false signs a publishing release made with COSIGN_KEY without transparency-log
