@@ -350,8 +350,9 @@ func (Docker) Stop(ctx context.Context) error {
 type Release mg.Namespace
 
 // Full makes a release; `mage release` is its alias. With an exact tag, a clean tree,
-// SLIPWAY_REGISTRY and a signing identity (COSIGN_KEY, or keyless OIDC in CI) it publishes.
-// Otherwise it is a local release that still runs every stage: archives, checksums, SBOMs,
+// SLIPWAY_REGISTRY and a signing identity (COSIGN_KEY with VERIFY_KEY, or keyless OIDC in CI)
+// it publishes: built once, signed after the scan, verified, then promoted (images by digest,
+// tags last; the GitHub release a draft until made public last, with GITHUB_TOKEN). Otherwise it is a local release that still runs every stage: archives, checksums, SBOMs,
 // signatures with .slipway/cosign.key (password: COSIGN_PASSWORD), multi-platform images in the
 // loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
 // skips stages of a local release, and the summary says so.

@@ -234,10 +234,17 @@ func scanOptions(t *testing.T, trivy, dir, db string, images ...string) scan.Opt
 	}
 }
 
-// fixtureDB builds a Trivy database marking fixtureModule HIGH with trivy-db's own code
-// (tools/trivydb-fixture), pushes it to the registry as the OCI artifact Trivy downloads, and
+// fixtureDB builds a Trivy database marking fixtureModule HIGH, pushes it to the registry and
 // returns the repository for --db-repository.
 func fixtureDB(t testing.TB, crane, reg string) string {
+	t.Helper()
+	return trivyDB(t, crane, reg+"/aquasecurity/trivy-db:2", fixtureModule, fixtureAdvisory)
+}
+
+// trivyDB builds a Trivy database with one HIGH advisory against every version of module below
+// 99.0.0, with trivy-db's own code (tools/trivydb-fixture), and pushes it to repo as the OCI
+// artifact Trivy downloads.
+func trivyDB(t testing.TB, crane, repo, module, advisory string) string {
 	t.Helper()
 	root, err := project.Root()
 	if err != nil {
@@ -246,11 +253,10 @@ func fixtureDB(t testing.TB, crane, reg string) string {
 	layout := filepath.Join(t.TempDir(), "trivy-db")
 	ctx := context.Background()
 	err = run.Cmd{Dir: filepath.Join(root, "tools", "trivydb-fixture"), Env: []string{"GOFLAGS=-mod=readonly"}}.Run(ctx,
-		"go", "run", ".", "-out", layout, "-module", fixtureModule, "-vulnerable", "< 99.0.0", "-id", fixtureAdvisory, "-severity", "HIGH")
+		"go", "run", ".", "-out", layout, "-module", module, "-vulnerable", "< 99.0.0", "-id", advisory, "-severity", "HIGH")
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := reg + "/aquasecurity/trivy-db:2"
 	if err := run.Run(ctx, crane, "push", layout, repo); err != nil {
 		t.Fatal(err)
 	}

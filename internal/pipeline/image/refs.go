@@ -89,10 +89,23 @@ type Source struct {
 	Crane string
 }
 
-// SourceFromEnv reads SLIPWAY_IMAGE_MIRROR and SLIPWAY_OFFLINE. registryAddr is the project's
-// loopback registry (only used offline); crane is the pinned crane binary.
+// ShipStandInsEnv=1 is for the pipeline's own end-to-end test of publishing, never for a real
+// release: that test cannot pull a real base image, so the mirror (MirrorEnv) holds stand-ins
+// (looked up by tag, as offline mode does) and a publishing release may ship images built on
+// them. The images keep StandInLabel, so they still say what they are; a CI tag build refuses it.
+const ShipStandInsEnv = project.EnvPrefix + "TEST_ONLY_SHIP_STANDINS"
+
+// ShipStandIns reports whether ShipStandInsEnv is set (SourceFromEnv checks its value).
+func ShipStandIns() bool { return os.Getenv(ShipStandInsEnv) == "1" }
+
+// SourceFromEnv reads SLIPWAY_IMAGE_MIRROR, SLIPWAY_OFFLINE and ShipStandInsEnv. registryAddr is
+// the project's loopback registry (only used offline); crane is the pinned crane binary.
 func SourceFromEnv(registryAddr, crane string) (Source, error) {
 	mirror := os.Getenv(MirrorEnv)
+	if v := os.Getenv(ShipStandInsEnv); v != "" && (v != "1" || mirror == "") {
+		return Source{}, fmt.Errorf("%s=%q: test only, and only =1 with %s naming the registry that holds the stand-ins; unset it",
+			ShipStandInsEnv, v, MirrorEnv)
+	}
 	if project.Offline() {
 		if mirror != "" {
 			return Source{}, fmt.Errorf("%s=1 takes images from the project's own registry, but %s=%s names another mirror: unset one of them",
@@ -107,7 +120,7 @@ func SourceFromEnv(registryAddr, crane string) (Source, error) {
 	if err != nil {
 		return Source{}, err
 	}
-	return Source{Mirror: m, Crane: crane}, nil
+	return Source{Mirror: m, StandIns: ShipStandIns(), Crane: crane}, nil
 }
 
 // A mirror prefix: a registry host (with an optional port) and an optional path, lower case.
@@ -169,11 +182,11 @@ func IsStandIn(labels map[string]string) bool {
 	return labels[StandInLabel] != ""
 }
 
-// CheckShippable refuses an image built on a stand-in unless offline mode was asked for: a
-// stand-in is a local imitation of an upstream image, fine for trying the pipeline offline, never
-// something to publish by accident.
+// CheckShippable refuses an image built on a stand-in unless offline mode (or the test-only
+// ShipStandInsEnv) was asked for: a stand-in is a local imitation of an upstream image, fine for
+// trying the pipeline offline, never something to publish by accident.
 func CheckShippable(ref string, labels map[string]string, offline bool) error {
-	if !IsStandIn(labels) || offline {
+	if !IsStandIn(labels) || offline || ShipStandIns() {
 		return nil
 	}
 	return fmt.Errorf("%s is built on an offline stand-in for %s (label %s), not on the upstream image: "+

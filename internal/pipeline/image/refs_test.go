@@ -82,6 +82,7 @@ func TestResolve(t *testing.T) {
 
 func TestSourceFromEnv(t *testing.T) {
 	t.Setenv(OfflineEnv, "")
+	t.Setenv(ShipStandInsEnv, "")
 	t.Setenv(MirrorEnv, "")
 	if s, err := SourceFromEnv("127.0.0.1:5798", "crane"); err != nil || s.Mirror != "" {
 		t.Errorf("default: %+v, %v", s, err)
@@ -105,7 +106,27 @@ func TestSourceFromEnv(t *testing.T) {
 	}
 }
 
+// The test-only switch makes a mirror a source of stand-ins, and nothing else: it needs a
+// mirror, takes only =1, and a typo is an error rather than a silent no-op.
+func TestShipStandInsNeedsAMirror(t *testing.T) {
+	t.Setenv(OfflineEnv, "")
+	t.Setenv(MirrorEnv, "127.0.0.1:5000/mirror")
+	t.Setenv(ShipStandInsEnv, "1")
+	s, err := SourceFromEnv("127.0.0.1:5798", "crane")
+	if err != nil || s.Mirror != "127.0.0.1:5000/mirror" || !s.StandIns {
+		t.Errorf("mirror of stand-ins: %+v, %v", s, err)
+	}
+	for _, bad := range []struct{ mirror, v string }{{"", "1"}, {"127.0.0.1:5000/mirror", "yes"}} {
+		t.Setenv(MirrorEnv, bad.mirror)
+		t.Setenv(ShipStandInsEnv, bad.v)
+		if _, err := SourceFromEnv("127.0.0.1:5798", "crane"); err == nil || !strings.Contains(err.Error(), ShipStandInsEnv) {
+			t.Errorf("mirror %q, %s=%q: %v, want an error naming it", bad.mirror, ShipStandInsEnv, bad.v, err)
+		}
+	}
+}
+
 func TestCheckShippable(t *testing.T) {
+	t.Setenv(ShipStandInsEnv, "")
 	built := map[string]string{"org.opencontainers.image.version": "v1.0.0"}
 	onStandIn := map[string]string{StandInLabel: Distroless.String(), "org.opencontainers.image.version": "v1.0.0"}
 	if err := CheckShippable("r/slipway@sha256:1", built, false); err != nil {
@@ -117,6 +138,10 @@ func TestCheckShippable(t *testing.T) {
 	}
 	if err := CheckShippable("r/slipway@sha256:1", onStandIn, true); err != nil {
 		t.Errorf("offline mode must allow it: %v", err)
+	}
+	t.Setenv(ShipStandInsEnv, "1")
+	if err := CheckShippable("r/slipway@sha256:1", onStandIn, false); err != nil {
+		t.Errorf("%s=1 must allow it: %v", ShipStandInsEnv, err)
 	}
 }
 

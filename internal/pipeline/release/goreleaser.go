@@ -31,8 +31,15 @@ type grConfig struct {
 	Kos []struct {
 		Build     string   `yaml:"build"`
 		Platforms []string `yaml:"platforms"`
+		Tags      []string `yaml:"tags"`
 	} `yaml:"kos"`
-	Signs []struct{ Args []string } `yaml:"signs"`
+	Signs   []struct{ Args []string } `yaml:"signs"`
+	Release struct {
+		GitHub struct {
+			Owner string `yaml:"owner"`
+			Name  string `yaml:"name"`
+		} `yaml:"github"`
+	} `yaml:"release"`
 }
 
 func readConfig(root string) (grConfig, error) {

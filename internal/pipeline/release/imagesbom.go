@@ -14,38 +14,59 @@ import (
 // platform manifest as a signed cosign attestation, so the SBOM travels with the image.
 // BuildKit's own SBOM attestation would pull a scanner image, which offline machines cannot.
 func ImageSBOMs(ctx context.Context, dist, project, version, trivy, crane string, signer *sign.Signer) ([]File, error) {
+	var files []File
+	err := eachPlatformImage(ctx, dist, crane, func(ref string, p Platform) error {
+		name := imageSBOMName(project, version, p)
+		path := filepath.Join(dist, name)
+		err := (run.Cmd{}).Run(ctx, trivy, "image", "--image-src=remote", "--format=cyclonedx",
+			"--output="+path, "--skip-version-check", "--disable-telemetry", ref)
+		if err != nil {
+			return fmt.Errorf("SBOM of image %s (%s): %w", ref, p, err)
+		}
+		if signer != nil {
+			if err := signer.Attest(ctx, ref, SBOMType, path); err != nil {
+				return err
+			}
+		}
+		f, err := fileDigest(path)
+		if err != nil {
+			return err
+		}
+		f.Name = name
+		files = append(files, f)
+		return nil
+	})
+	return files, err
+}
+
+// attestImageSBOMs attaches the SBOMs ImageSBOMs wrote unsigned to their platform images, as
+// signed attestations: a publishing release signs only once the scan gate has passed.
+func attestImageSBOMs(ctx context.Context, dist, project, version, crane string, signer sign.Signer) (int, error) {
+	n := 0
+	err := eachPlatformImage(ctx, dist, crane, func(ref string, p Platform) error {
+		n++
+		return signer.Attest(ctx, ref, SBOMType, filepath.Join(dist, imageSBOMName(project, version, p)))
+	})
+	return n, err
+}
+
+// eachPlatformImage calls fn with every platform image of every pushed index, by digest.
+func eachPlatformImage(ctx context.Context, dist, crane string, fn func(ref string, p Platform) error) error {
 	recs, err := ReadImages(dist)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var files []File
 	for _, rec := range recs {
-		ref := rec.Repo + "@" + rec.Digest
-		platforms, err := IndexPlatforms(ctx, crane, ref)
+		index := rec.Repo + "@" + rec.Digest
+		platforms, err := IndexPlatforms(ctx, crane, index)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", ref, err)
+			return fmt.Errorf("image %s: %w", index, err)
 		}
 		for _, p := range platforms {
-			name := imageSBOMName(project, version, p)
-			path := filepath.Join(dist, name)
-			pref := rec.Repo + "@" + p.Digest
-			err := (run.Cmd{}).Run(ctx, trivy, "image", "--image-src=remote", "--format=cyclonedx",
-				"--output="+path, "--skip-version-check", "--disable-telemetry", pref)
-			if err != nil {
-				return nil, fmt.Errorf("SBOM of image %s (%s): %w", ref, p, err)
+			if err := fn(rec.Repo+"@"+p.Digest, p); err != nil {
+				return err
 			}
-			if signer != nil {
-				if err := signer.Attest(ctx, pref, SBOMType, path); err != nil {
-					return nil, err
-				}
-			}
-			f, err := fileDigest(path)
-			if err != nil {
-				return nil, err
-			}
-			f.Name = name
-			files = append(files, f)
 		}
 	}
-	return files, nil
+	return nil
 }

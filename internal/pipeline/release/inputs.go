@@ -133,13 +133,16 @@ func startImageInfra(ctx context.Context, o Options, st *stages, in inputs) (ima
 		if err != nil {
 			return "", err
 		}
-		if base.StandIn && !o.Offline {
+		if base.StandIn && !o.Offline && !image.ShipStandIns() {
 			return "", fmt.Errorf("the base image %s is an offline stand-in for %s: a release ships real base images; "+
 				"use the upstream image or a mirror (%s), or set %s=1 for a local release on purpose", base.Ref, image.Distroless, image.MirrorEnv, image.OfflineEnv)
 		}
 		infra.env = []string{"SLIPWAY_IMAGE=" + reg.Addr + "/" + project.Name, "SLIPWAY_BASE_IMAGE=" + base.Ref}
 		note := "registry " + reg.Addr + "; base " + base.Ref
-		if base.StandIn {
+		switch {
+		case base.StandIn && image.ShipStandIns():
+			note += " (STAND-IN, shipped anyway: " + image.ShipStandInsEnv + "=1, TEST ONLY)"
+		case base.StandIn:
 			note += " (offline STAND-IN)"
 		}
 		return note, nil

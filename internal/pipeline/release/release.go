@@ -168,7 +168,7 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 	if err != nil {
 		return err
 	}
-	return finish(ctx, o, st, in, plan, b, verifier)
+	return finish(ctx, o, st, in, plan, b, verifier, nil)
 }
 
 // built is what the goreleaser run and the image SBOM stage made.
@@ -203,7 +203,7 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		args = append(args, "--skip=ko")
 	}
 	env = append(env, sb.signer.Env()...)
-	env = append(env, in.goreleaserEnv(false)...)
+	env = append(env, in.goreleaserEnv(sb.publish)...)
 	if err := runGoreleaser(ctx, st, in, env, args); err != nil {
 		return b, err
 	}
@@ -223,7 +223,7 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 			files, err := ImageSBOMs(ctx, project.DistDir(o.Root), project.Name, in.version, in.trivy, in.crane, signer)
 			b.imageSBOMs = files
 			if signer == nil {
-				return "written, NOT attested (SKIP=sign)", err
+				return "written, NOT attested (" + skipWhy(o.Skip, "sign") + ")", err
 			}
 			return fmt.Sprintf("%d written and attested", len(files)), err
 		}); err != nil {
@@ -312,8 +312,10 @@ func signImages(ctx context.Context, st *stages, dist string, signer sign.Signer
 }
 
 // finish records and signs the release's contents, verifies the release against them as a user
-// would and prints the summary.
-func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier) error {
+// would and prints the summary. A publishing release promotes what verified (promote), then
+// records the contents again, naming the published images, and verifies those; a local one
+// passes nil.
+func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier, promote func(*Checked) error) error {
 	dist := project.DistDir(o.Root)
 	if err := st.run("contents", func() (string, error) {
 		return recordContents(ctx, dist, in.version, in.crane, o.Skip.Has("images"), b)
@@ -333,6 +335,23 @@ func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b 
 		return strings.Join(checked.Notes, "; "), err
 	}); err != nil {
 		return err
+	}
+	if promote != nil {
+		if err := promote(&checked); err != nil {
+			return err
+		}
+		if err := st.run("contents (published)", func() (string, error) {
+			return recordContents(ctx, dist, in.version, in.crane, o.Skip.Has("images"), b)
+		}); err != nil {
+			return err
+		}
+		if err := st.run("verify (published)", func() (string, error) {
+			var err error
+			checked, err = Verify(ctx, dist, v, in.crane, true)
+			return strings.Join(checked.Notes, "; "), err
+		}); err != nil {
+			return err
+		}
 	}
 	Summary{
 		Version: in.version, Plan: plan, Stages: st.results, Checked: checked,
@@ -385,7 +404,7 @@ func skipWhy(s Skips, stage string) string {
 	if s.Has(stage) {
 		return s.String()
 	}
-	return "not this phase"
+	return "signed after the scan gate"
 }
 
 // Snapshot is `mage release:snapshot`, the pull-request check: goreleaser's archives, checksums
