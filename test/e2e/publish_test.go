@@ -71,7 +71,7 @@ func TestPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours := sign.Verifier{Cosign: cosign, Key: key.Public}
-	other := otherKey(t, cosign)
+	other := sign.Verifier{Cosign: cosign, Key: otherKey(t, cosign).Public}
 
 	env := []string{
 		"SLIPWAY_OFFLINE=", "SLIPWAY_REGISTRY_ADDR=" + staging, "SLIPWAY_IMAGE_MIRROR=" + mirror, image.ShipStandInsEnv + "=1",
