@@ -89,7 +89,7 @@ type Source struct {
 	Crane string
 }
 
-// ShipStandInsEnv=1 is for the pipeline's own end-to-end test of publishing, never for a real
+// ShipStandInsEnv (set to 1) is for the pipeline's own end-to-end test of publishing, never for a real
 // release: that test cannot pull a real base image, so the mirror (MirrorEnv) holds stand-ins
 // (looked up by tag, as offline mode does) and a publishing release may ship images built on
 // them. The images keep StandInLabel, so they still say what they are; a CI tag build refuses it.

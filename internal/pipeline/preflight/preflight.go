@@ -61,17 +61,17 @@ func joinLines(errs []error) error {
 	return errors.New(strings.Join(s, "\n  "))
 }
 
-// FreeDisk fails when the file system of any of dirs has less than min bytes free.
-func FreeDisk(min uint64, dirs ...string) Check {
+// FreeDisk fails when the file system of any of dirs has less than want bytes free.
+func FreeDisk(want uint64, dirs ...string) Check {
 	return Check{Name: "free disk", Run: func(context.Context) error {
 		for _, d := range dirs {
 			free, err := freeBytes(existingParent(d))
 			if err != nil {
 				return err
 			}
-			if free < min {
+			if free < want {
 				return fmt.Errorf("%s has %s free, want at least %s: free some space (`go clean -cache` frees Go's build cache)",
-					d, gib(free), gib(min))
+					d, gib(free), gib(want))
 			}
 		}
 		return nil
@@ -138,7 +138,7 @@ func shortErr(err error) string {
 func Env(name, why string) Check {
 	return Check{Name: name, Run: func(context.Context) error {
 		if _, ok := os.LookupEnv(name); !ok {
-			return fmt.Errorf("%s is not set: %s; export %s=...", name, why, name)
+			return fmt.Errorf("%s is not set: %s; export %s=<value>", name, why, name)
 		}
 		return nil
 	}}

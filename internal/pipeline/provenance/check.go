@@ -55,10 +55,10 @@ func Check(data []byte, want Expect) error {
 	}
 	var st intoto.Statement
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(payload, &st); err != nil {
-		return fmt.Errorf("%w: not an in-toto statement: %v", ErrNotProvenance, err)
+		return fmt.Errorf("%w: not an in-toto statement: %w", ErrNotProvenance, err)
 	}
 	if err := st.Validate(); err != nil {
-		return fmt.Errorf("%w: invalid in-toto statement: %v", ErrNotProvenance, err)
+		return fmt.Errorf("%w: invalid in-toto statement: %w", ErrNotProvenance, err)
 	}
 	if st.PredicateType != PredicateType {
 		return fmt.Errorf("%w: predicate type %s, want %s", ErrNotProvenance, st.PredicateType, PredicateType)
@@ -69,10 +69,10 @@ func Check(data []byte, want Expect) error {
 	}
 	var p slsa.Provenance
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(predJSON, &p); err != nil {
-		return fmt.Errorf("%w: predicate: %v", ErrNotProvenance, err)
+		return fmt.Errorf("%w: predicate: %w", ErrNotProvenance, err)
 	}
 	if err := p.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotProvenance, err)
+		return fmt.Errorf("%w: %w", ErrNotProvenance, err)
 	}
 	bd := p.GetBuildDefinition()
 	if bd.GetBuildType() != BuildType {
@@ -137,7 +137,7 @@ func statementBytes(data []byte) ([]byte, error) {
 		} `json:"dsseEnvelope"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: not JSON: %v", ErrNotProvenance, err)
+		return nil, fmt.Errorf("%w: not JSON: %w", ErrNotProvenance, err)
 	}
 	if doc.DSSEEnvelope != nil {
 		doc.PayloadType, doc.Payload = doc.DSSEEnvelope.PayloadType, doc.DSSEEnvelope.Payload
@@ -150,7 +150,7 @@ func statementBytes(data []byte) ([]byte, error) {
 	}
 	payload, err := base64.StdEncoding.DecodeString(doc.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: envelope payload is not base64: %v", ErrNotProvenance, err)
+		return nil, fmt.Errorf("%w: envelope payload is not base64: %w", ErrNotProvenance, err)
 	}
 	return payload, nil
 }

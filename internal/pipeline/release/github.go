@@ -40,7 +40,7 @@ type Asset struct {
 
 // Environment of the GitHub step: Actions sets GITHUB_API_URL; the job passes GITHUB_TOKEN.
 const (
-	TokenEnv     = "GITHUB_TOKEN"
+	TokenEnv     = "GITHUB_TOKEN" //nolint:gosec // the variable's name, not a credential
 	apiURLEnv    = "GITHUB_API_URL"
 	defaultAPI   = "https://api.github.com"
 	githubAPIVer = "2022-11-28"

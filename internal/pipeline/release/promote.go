@@ -123,8 +123,11 @@ func (p promotion) tag(ctx context.Context, digest string) error {
 	for _, t := range p.tags {
 		ref := p.target + ":" + t
 		got, found, err := remoteDigest(ctx, p.crane, ref)
-		if err != nil || !found || got != digest {
-			return fmt.Errorf("%s names %q after tagging, want %s (%v)", ref, got, digest, err)
+		if err != nil {
+			return fmt.Errorf("reading %s back after tagging: %w", ref, err)
+		}
+		if !found || got != digest {
+			return fmt.Errorf("%s names %q after tagging, want %s", ref, got, digest)
 		}
 	}
 	return nil

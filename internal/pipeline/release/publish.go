@@ -102,7 +102,7 @@ type publishing struct {
 	promoting bool   // the target registry or GitHub may have been written to
 }
 
-// TlogEnv=false signs a publishing release made with COSIGN_KEY without transparency-log
+// TlogEnv set to false signs a publishing release made with COSIGN_KEY without transparency-log
 // entries (a private registry, an air-gapped network; the key is then the only trust anchor, as
 // verification with a key already assumes). Keyless signing always writes them.
 const TlogEnv = project.EnvPrefix + "SIGN_TLOG"

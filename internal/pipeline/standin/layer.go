@@ -181,7 +181,10 @@ func (l *layer) zip(dst, src string) error {
 		if err != nil {
 			return err
 		}
-		if err := l.file(path.Join(dst, f.Name), 0o644, data); err != nil {
+		if !fs.ValidPath(f.Name) {
+			return fmt.Errorf("%s: %q is not a relative path inside the archive", src, f.Name)
+		}
+		if err := l.file(path.Join(dst, f.Name), 0o644, data); err != nil { //nolint:gosec // checked by fs.ValidPath above
 			return err
 		}
 	}
