@@ -173,6 +173,7 @@ var BuildEnv = []string{
 	EnvPrefix + "REGISTRY_ADDR",
 	EnvPrefix + "REGISTRY_OWNER",
 	EnvPrefix + "SIGN_TLOG",
+	EnvPrefix + "TEST_ONLY_SHIP_STANDINS",
 	EnvPrefix + "TRIVY_DB",
 	EnvPrefix + "VULNDB",
 }
