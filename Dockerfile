@@ -18,12 +18,16 @@ ARG RUNTIME_IMAGE=docker.io/library/alpine:3.24.2@sha256:294b683cb724975bec92580
 # CGO_ENABLED=0 needs no emulation.
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
 WORKDIR /src
-# The module proxy the build machine uses (an internal one, on a machine without the internet).
-ARG GOPROXY
 # Modules first, in their own step: a source change reuses it, only go.mod/go.sum redownload.
 # The cache mount keeps the module cache between builds without putting it into the image.
+# The build machine's module proxy (an internal one, on a machine without the internet) comes
+# as a BuildKit secret, `--secret id=goproxy,env=GOPROXY`: it may carry credentials, which a
+# build argument would leave in the image's history and on the command line. Without it the
+# builder image's default applies.
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=secret,id=goproxy \
+    if [ -s /run/secrets/goproxy ]; then export GOPROXY="$(cat /run/secrets/goproxy)"; fi; \
     go mod download
 COPY . .
 ARG TARGETOS

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,7 +81,10 @@ type BuildOptions struct {
 	Platform   string // os/arch; the engine's BuildKit builds one platform per build
 	Tags       []string
 	Args       map[string]string // --build-arg
-	Progress   io.Writer         // BuildKit's plain progress: which steps ran and which were CACHED
+	// Secrets are BuildKit secrets by id, with their values: never on the command line or in
+	// the image (docker reads each from its environment).
+	Secrets  map[string]string
+	Progress io.Writer // BuildKit's plain progress: which steps ran and which were CACHED
 }
 
 // Build builds and loads the image and returns its ID.
@@ -106,8 +111,14 @@ func Build(ctx context.Context, o BuildOptions) (string, error) {
 	for _, k := range keys {
 		args = append(args, "--build-arg", k+"="+o.Args[k])
 	}
+	var env []string
+	for _, id := range slices.Sorted(maps.Keys(o.Secrets)) {
+		v := "BUILD_SECRET_" + strings.ToUpper(id) // for the docker process only
+		args = append(args, "--secret", "id="+id+",env="+v)
+		env = append(env, v+"="+o.Secrets[id])
+	}
 	args = append(args, o.Context)
-	if err := (run.Cmd{Stdout: o.Progress, Stderr: o.Progress}).Run(ctx, "docker", args...); err != nil {
+	if err := (run.Cmd{Env: env, Stdout: o.Progress, Stderr: o.Progress}).Run(ctx, "docker", args...); err != nil {
 		return "", fmt.Errorf("docker build of %s failed: %w", o.Dockerfile, err)
 	}
 	id, err := os.ReadFile(iid.Name())

@@ -119,7 +119,8 @@ func (l *Local) FromSource(ctx context.Context, arch string) (Info, error) {
 		Context:    l.Root,
 		Platform:   "linux/" + arch,
 		Tags:       []string{tag},
-		Args:       l.stampArgs(map[string]string{"GO_IMAGE": builder, "RUNTIME_IMAGE": runtime, "GOPROXY": goproxy}),
+		Args:       l.stampArgs(map[string]string{"GO_IMAGE": builder, "RUNTIME_IMAGE": runtime}),
+		Secrets:    map[string]string{"goproxy": goproxy},
 	}, tag)
 }
 

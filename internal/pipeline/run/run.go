@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 )
 
@@ -74,9 +75,18 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Output == "" {
-		return fmt.Sprintf("%s: %v", e.Command, e.Err)
+		return Redact(fmt.Sprintf("%s: %v", e.Command, e.Err))
 	}
-	return fmt.Sprintf("%s: %v\n%s", e.Command, e.Err, e.Output)
+	return Redact(fmt.Sprintf("%s: %v\n%s", e.Command, e.Err, e.Output))
+}
+
+// userinfo is the user:password@ part of a URL (a GOPROXY or registry with credentials).
+var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+
+// Redact hides the credentials of every URL in s: messages name commands and their output, and
+// neither may print a password a GOPROXY or mirror URL carries.
+func Redact(s string) string {
+	return userinfo.ReplaceAllString(s, "${1}REDACTED@")
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -49,3 +49,23 @@ func TestLinesSplitsWhateverTheWrites(t *testing.T) {
 		t.Fatalf("lines %q, want one, two, three (four has no newline yet)", got)
 	}
 }
+
+// A failed command's message never shows the password of a URL in its arguments or output.
+func TestFailureRedactsURLCredentials(t *testing.T) {
+	err := Cmd{}.Run(context.Background(), "sh", "-c", "echo fetching https://bob:s3cret@proxy.example.com/mod >&2; exit 1", "https://alice:hunter2@goproxy.internal")
+	if err == nil {
+		t.Fatal("want a failure")
+	}
+	msg := err.Error()
+	for _, secret := range []string{"s3cret", "hunter2", "bob:", "alice:"} {
+		if strings.Contains(msg, secret) {
+			t.Errorf("message shows %q:\n%s", secret, msg)
+		}
+	}
+	if !strings.Contains(msg, "https://REDACTED@proxy.example.com/mod") || !strings.Contains(msg, "https://REDACTED@goproxy.internal") {
+		t.Errorf("the URLs themselves should still be named:\n%s", msg)
+	}
+	if got := Redact("GOPROXY=https://proxy.golang.org,direct"); got != "GOPROXY=https://proxy.golang.org,direct" {
+		t.Errorf("a URL without credentials changed: %s", got)
+	}
+}
