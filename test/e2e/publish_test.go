@@ -123,7 +123,7 @@ func TestPublish(t *testing.T) {
 		out := timed("publishing release failing verify", func() string {
 			return mageFails(t, clone, append(env, "VERIFY_KEY="+other.Key), "release")
 		})
-		for _, want := range []string{"==> scan", "==> image SBOM attestations", "==> verify", "checksums.txt: signature does not verify", "nothing was published"} {
+		for _, want := range []string{"==> scan", "==> image SBOM attestations", "==> verify", "release.json: signature does not verify", "nothing was published"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
