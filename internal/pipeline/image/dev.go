@@ -127,21 +127,6 @@ func StopDev(ctx context.Context, out io.Writer) error {
 
 // SetupBuildx installs the pinned buildx as the Docker CLI plugin (part of `mage setup`).
 func SetupBuildx(ctx context.Context, root string, out io.Writer) error {
-	return setupBuildx(ctx, root, out)
-}
-
-// EnsureBuildx makes `docker buildx` work before a build: a Docker CLI without the buildx plugin
-// (a fresh DOCKER_CONFIG, a distribution's docker package) gets the pinned one installed into
-// $DOCKER_CONFIG/cli-plugins, the only place outside the checkout a target writes to.
-func EnsureBuildx(ctx context.Context, root string, out io.Writer) error {
-	if CheckBuildx(ctx) == nil {
-		return nil
-	}
-	fmt.Fprintln(out, "docker buildx not found: installing the pinned buildx as a Docker CLI plugin (one-off)")
-	return setupBuildx(ctx, root, out)
-}
-
-func setupBuildx(ctx context.Context, root string, out io.Writer) error {
 	t, err := tools.Lookup("buildx")
 	if err != nil {
 		return err
@@ -164,4 +149,15 @@ func setupBuildx(ctx context.Context, root string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%-14s %-10s %-9s %s\n", "docker-buildx", v, state, path)
 	return CheckBuildx(ctx)
+}
+
+// EnsureBuildx makes `docker buildx` work before a build: a Docker CLI without the buildx plugin
+// (a fresh DOCKER_CONFIG, a distribution's docker package) gets the pinned one installed into
+// $DOCKER_CONFIG/cli-plugins, the only place outside the checkout a target writes to.
+func EnsureBuildx(ctx context.Context, root string, out io.Writer) error {
+	if CheckBuildx(ctx) == nil {
+		return nil
+	}
+	fmt.Fprintln(out, "docker buildx not found: installing the pinned buildx as a Docker CLI plugin (one-off)")
+	return SetupBuildx(ctx, root, out)
 }
