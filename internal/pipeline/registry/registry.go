@@ -46,6 +46,7 @@ const (
 type Registry struct {
 	Addr   string // host:port, always on loopback
 	Owner  string // the token it answers with
+	data   string // its storage directory; "" for a shared registry, whose storage is not ours
 	pid    int
 	cmd    *exec.Cmd     // nil when the registry was started by an earlier run
 	exited chan struct{} // closed when cmd has exited and been reaped
@@ -90,7 +91,7 @@ func Start(ctx context.Context, bin, dir, addr string) (*Registry, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting registry: %w", err)
 	}
-	r := &Registry{Addr: addr, Owner: owner, pid: cmd.Process.Pid, cmd: cmd, exited: make(chan struct{})}
+	r := &Registry{Addr: addr, Owner: owner, data: filepath.Join(dir, "data"), pid: cmd.Process.Pid, cmd: cmd, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.exited) }() // reap it whenever it exits
 	if err := waitReady(ctx, r, 10*time.Second); err != nil {
 		_ = r.Stop()
@@ -120,8 +121,9 @@ func Ensure(ctx context.Context, bin, stateDir string) (*Registry, error) {
 	switch {
 	case up && want != "" && owner == want:
 		r := &Registry{Addr: addr, Owner: owner}
-		if !shared { // a shared registry is its starter's to stop
+		if !shared { // a shared registry is its starter's to stop and to prune
 			r.pid, _ = strconv.Atoi(readFile(filepath.Join(dir, "pid")))
+			r.data = filepath.Join(dir, "data")
 		}
 		return r, nil
 	case up:
@@ -240,6 +242,22 @@ func StopProject(stateDir string, out io.Writer) error {
 		fmt.Fprintf(out, "registry: stopped (%s, pid %d)\n", r.Addr, r.pid)
 	}
 	return os.Remove(filepath.Join(dir, "pid"))
+}
+
+// RemoveRepository deletes a repository (say a publishing release's staging copy, once promoted
+// or refused) from the registry's storage, so that they do not pile up run after run. Its blobs
+// stay: distribution shares them between repositories, and only an offline garbage-collect may
+// drop them. A shared registry's storage is not ours to change: that is an error.
+func (r *Registry) RemoveRepository(name string) error {
+	if r.data == "" {
+		return fmt.Errorf("registry on %s is shared (%s): its repository %s is left for its owner", r.Addr, OwnerEnv, name)
+	}
+	clean := filepath.Clean(name)
+	if name == "" || filepath.IsAbs(name) || clean != name || strings.HasPrefix(clean, "..") {
+		return fmt.Errorf("%q is not a repository name", name)
+	}
+	// distribution's filesystem layout; a test removes a pushed repository through it.
+	return os.RemoveAll(filepath.Join(r.data, "docker", "registry", "v2", "repositories", clean))
 }
 
 // Stop ends the registry process and waits until it is gone.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -232,5 +233,44 @@ func TestStopProject(t *testing.T) {
 	}
 	if up, owner := probe(addr); !up || owner != other.Owner || !strings.Contains(out.String(), "left running") {
 		t.Errorf("another checkout's registry: up %v, owner %q; StopProject said %q", up, owner, out.String())
+	}
+}
+
+// A repository removed from storage is gone from the registry; another repository that shares
+// its blobs still pulls. A shared registry's repositories are refused; so are names that climb.
+func TestRemoveRepository(t *testing.T) {
+	ctx := context.Background()
+	crane := toolstest.Path(t, "crane")
+	r, err := Start(ctx, toolstest.Path(t, "registry"), t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop() })
+	layer := filepath.Join(t.TempDir(), "layer.tar")
+	if err := os.WriteFile(layer, make([]byte, 1024), 0o644); err != nil { // an all-zero tar: empty
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"staging/1/app", "app"} {
+		if out, err := exec.Command(crane, "append", "-f", layer, "-t", r.Addr+"/"+repo+":v1").CombinedOutput(); err != nil {
+			t.Fatalf("push %s: %v\n%s", repo, err, out)
+		}
+	}
+	if err := r.RemoveRepository("staging/1/app"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(crane, "digest", r.Addr+"/staging/1/app:v1").CombinedOutput(); err == nil || !strings.Contains(string(out), "NAME_UNKNOWN") && !strings.Contains(string(out), "MANIFEST_UNKNOWN") {
+		t.Errorf("the removed repository still answers: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(crane, "pull", r.Addr+"/app:v1", filepath.Join(t.TempDir(), "app.tar")).CombinedOutput(); err != nil {
+		t.Errorf("the other repository no longer pulls: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"", "../x", "/abs", "a/../../b"} {
+		if err := r.RemoveRepository(bad); err == nil {
+			t.Errorf("RemoveRepository(%q) accepted", bad)
+		}
+	}
+	shared := &Registry{Addr: r.Addr, Owner: r.Owner}
+	if err := shared.RemoveRepository("app"); err == nil || !strings.Contains(err.Error(), "shared") {
+		t.Errorf("a shared registry's repository: %v", err)
 	}
 }
