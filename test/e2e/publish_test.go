@@ -30,6 +30,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
+	"github.com/slipway-dev/slipway/internal/pipeline/release/githubtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
@@ -44,14 +45,17 @@ import (
 // What it cannot reach is stood in for, each for a stated reason: the base image is the
 // offline stand-in (no pull; image.ShipStandInsEnv, test only), the vulnerability databases are
 // fixtures with no advisory against this build (the scanners run; they find nothing), and
-// signing has no transparency log (no Rekor here: SLIPWAY_SIGN_TLOG=false). The GitHub step is
-// not run (no GITHUB_TOKEN): the release must say so, and does.
+// signing has no transparency log (no Rekor here: SLIPWAY_SIGN_TLOG=false), and GitHub's
+// releases API is githubtest's stand-in on a loopback port (GITHUB_API_URL), which keeps what a
+// real one would: the draft, its files' bytes, when it went public.
 func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	crane, cosign := toolstest.Path(t, "crane"), toolstest.Path(t, "cosign")
 	clone := freshClone(t)
 	staging := startRegistry(t)
 	target := startTargetRegistry(t)
+	const tag, version = "v0.0.1-e2e", "0.0.1-e2e"
+	gh := githubtest.New(t, "slipway-dev", "slipway", tag)
 	// The test's own cosign and crane calls trust and log in to the target as the release does.
 	t.Setenv("SSL_CERT_FILE", target.caBundle)
 	t.Setenv("DOCKER_CONFIG", target.dockerConfig)
@@ -78,10 +82,9 @@ func TestPublish(t *testing.T) {
 		"SLIPWAY_REGISTRY=" + target.addr, "COSIGN_KEY=" + key.Private, "COSIGN_PASSWORD=e2e-publish", "VERIFY_KEY=" + key.Public,
 		release.TlogEnv + "=false", quality.VulnDBEnv + "=" + emptyVulnDB(t), "SLIPWAY_TRIVY_DB=",
 		"SSL_CERT_FILE=" + target.caBundle, "DOCKER_CONFIG=" + target.dockerConfig,
-		release.TokenEnv + "=", "GITHUB_REF_TYPE=", "ACTIONS_ID_TOKEN_REQUEST_URL=", "SIGSTORE_ID_TOKEN=",
+		release.TokenEnv + "=" + githubtest.Token, "GITHUB_API_URL=" + gh.URL, "GITHUB_REF_TYPE=", "ACTIONS_ID_TOKEN_REQUEST_URL=", "SIGSTORE_ID_TOKEN=",
 		"VERIFY_CERT_IDENTITY=", "VERIFY_CERT_ISSUER=", "SKIP=", "SLIPWAY_DIST=",
 	}
-	const tag, version = "v0.0.1-e2e", "0.0.1-e2e"
 	commit := func(msg string) {
 		git(t, clone, "add", "-A")
 		git(t, clone, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "--quiet", "-m", msg)
@@ -114,6 +117,7 @@ func TestPublish(t *testing.T) {
 			}
 		}
 		target.requireEmpty(t, crane)
+		requireNoGitHubRelease(t, gh)
 	})
 
 	git(t, clone, "rm", "--quiet", "-r", "internal/leak")
@@ -132,21 +136,25 @@ func TestPublish(t *testing.T) {
 			t.Errorf("images were copied after verify failed:\n%s", out)
 		}
 		target.requireEmpty(t, crane)
+		requireNoGitHubRelease(t, gh)
 	})
 
 	out := timed("publishing release", func() string { return mage(t, clone, env, "release") })
 	for _, want := range []string{
-		"Release " + version + ": PUBLISHED", "==> GitHub release: NOT RUN (no GITHUB_TOKEN)",
-		"!! GitHub release: NOT RUN (no GITHUB_TOKEN)", "not latest: a pre-release",
+		"Release " + version + ": PUBLISHED", "GitHub release of slipway-dev/slipway", "not latest: a pre-release",
 	} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
 	}
-	// Signed after the scan; copied, verified there, and only then tagged.
+	if strings.Contains(out, "NOT RUN") {
+		t.Errorf("a publishing release left something NOT RUN:\n%s", out)
+	}
+	// Signed after the scan; copied, verified there, and only then tagged; public last.
 	last := -1
 	for _, stage := range []string{"scan", "checksums signature", "image signatures", "image SBOM attestations", "verify",
-		"copy images", "verify copied images", "image tags", "GitHub release: NOT RUN"} {
+		"copy images", "verify copied images", "GitHub release: draft", "image tags", "contents (published)",
+		"verify (published)", "GitHub release: public"} {
 		i := strings.Index(out, "==> "+stage)
 		if i < last {
 			t.Fatalf("stage %q is missing or out of order:\n%s", stage, out)
@@ -159,6 +167,30 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("dist/ must name the published image: %+v, %v", imgs, err)
 	}
 	ref := imgs[0].Repo + "@" + imgs[0].Digest
+
+	t.Run("the GitHub release is public with every verified file, release.json last", func(t *testing.T) {
+		if created, draft := gh.State(); !created || draft {
+			t.Fatalf("GitHub release created=%v draft=%v", created, draft)
+		}
+		assets, order := gh.Assets()
+		c, err := release.ReadContents(dist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, f := range c.Files {
+			want = append(want, f.Name)
+		}
+		want = append(want, release.ContentsFile, release.ContentsFile+release.BundleSuffix)
+		if got := strings.Join(order, " "); !strings.HasSuffix(got, release.ContentsFile+" "+release.ContentsFile+release.BundleSuffix) || len(order) != len(want) {
+			t.Errorf("uploaded %s\nwant %s, release.json and its bundle last", got, strings.Join(want, " "))
+		}
+		for _, name := range want {
+			if !bytes.Equal(assets[name], read(t, filepath.Join(dist, name))) {
+				t.Errorf("the uploaded %s (%d bytes) is not dist/'s", name, len(assets[name]))
+			}
+		}
+	})
 
 	t.Run("the target holds the index by digest, tagged with the version only", func(t *testing.T) {
 		got := craneOut(t, crane, "digest", imgs[0].Repo+":"+version)
@@ -287,6 +319,16 @@ auth:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the target registry on %s is not ready: %v\n%s", addr, err, read(t, filepath.Join(dir, "registry.log")))
+		}
+	}
+}
+
+// requireNoGitHubRelease fails unless GitHub was only asked whether the tag is released.
+func requireNoGitHubRelease(t *testing.T, gh *githubtest.Server) {
+	t.Helper()
+	for _, c := range gh.Calls() {
+		if !strings.HasPrefix(c, "GET ") {
+			t.Fatalf("GitHub was written to after a failed release: %v", gh.Calls())
 		}
 	}
 }

@@ -4,94 +4,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/release/githubtest"
 )
 
-// fakeGitHub is GitHub's releases API as far as a release uses it: it records every call and
-// keeps the release's state (draft or public, its assets), and can be told to fail an upload.
-type fakeGitHub struct {
-	t          *testing.T
-	mu         sync.Mutex
-	calls      []string // "METHOD path[?name=...]"
-	draft      bool
-	released   bool // a release exists for the tag already (public)
-	assets     map[string]string
-	failUpload string            // this asset's upload answers 500
-	onCall     func(call string) // sees each call before it is answered
-	srv        *httptest.Server
+func newFakeGitHub(t *testing.T) *githubtest.Server {
+	return githubtest.New(t, "acme", "svc", "v1.2.3")
 }
 
-func newFakeGitHub(t *testing.T) *fakeGitHub {
-	f := &fakeGitHub{t: t, assets: map[string]string{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	call := r.Method + " " + r.URL.Path
-	if n := r.URL.Query().Get("name"); n != "" {
-		call += "?name=" + n
-	}
-	f.calls = append(f.calls, call)
-	if f.onCall != nil {
-		f.onCall(call)
-	}
-	if r.Header.Get("Authorization") != "Bearer secret-token" {
-		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/repos/acme/svc/releases/tags/v1.2.3":
-		if !f.released {
-			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
-			return
-		}
-		fmt.Fprint(w, `{"id":1,"html_url":"https://github.example/acme/svc/releases/v1.2.3"}`)
-	case r.Method == http.MethodPost && r.URL.Path == "/repos/acme/svc/releases":
-		var req struct {
-			Draft bool   `json:"draft"`
-			Tag   string `json:"tag_name"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil || !req.Draft || req.Tag != "v1.2.3" {
-			http.Error(w, `{"message":"want a draft of v1.2.3"}`, http.StatusUnprocessableEntity)
-			return
-		}
-		f.draft = true
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"id":7,"html_url":"https://github.example/acme/svc/releases/tag/untagged-7","upload_url":"%s/uploads/7/assets{?name,label}"}`, f.srv.URL)
-	case r.Method == http.MethodPost && r.URL.Path == "/uploads/7/assets":
-		name := r.URL.Query().Get("name")
-		if name == f.failUpload {
-			http.Error(w, `{"message":"Server Error"}`, http.StatusInternalServerError)
-			return
-		}
-		sum := sha256.Sum256(body)
-		f.assets[name] = string(body)
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"name":%q,"size":%d,"state":"uploaded","digest":"sha256:%s"}`, name, len(body), hex.EncodeToString(sum[:]))
-	case r.Method == http.MethodPatch && r.URL.Path == "/repos/acme/svc/releases/7":
-		f.draft = false
-		fmt.Fprint(w, `{"id":7,"draft":false}`)
-	default:
-		http.Error(w, `{"message":"unexpected call"}`, http.StatusNotFound)
-	}
-}
-
-func (f *fakeGitHub) client() GitHub {
-	return GitHub{API: f.srv.URL, Token: "secret-token", Owner: "acme", Repo: "svc", HTTP: f.srv.Client()}
+func client(f *githubtest.Server) GitHub {
+	return GitHub{API: f.URL, Token: githubtest.Token, Owner: "acme", Repo: "svc", HTTP: f.Client()}
 }
 
 func assetFiles(t *testing.T, names ...string) []Asset {
@@ -113,7 +39,7 @@ func assetFiles(t *testing.T, names ...string) []Asset {
 func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeGitHub(t)
-	g := f.client()
+	g := client(f)
 	files := assetFiles(t, "slipway_1.2.3_linux_amd64.tar.gz", ChecksumsFile)
 	if err := g.CheckUnpublished(ctx, "v1.2.3"); err != nil {
 		t.Fatal(err)
@@ -127,7 +53,7 @@ func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !f.draft {
+	if _, draft := f.State(); !draft {
 		t.Fatal("the release is public before MakePublic")
 	}
 	if err := g.MakePublic(ctx, d); err != nil {
@@ -140,11 +66,12 @@ func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 		"POST /uploads/7/assets?name=" + ChecksumsFile,
 		"PATCH /repos/acme/svc/releases/7",
 	}
-	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
+	if got := strings.Join(f.Calls(), "\n"); got != strings.Join(want, "\n") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
-	if f.draft || f.assets[ChecksumsFile] != "bytes of "+ChecksumsFile {
-		t.Fatalf("after publishing: draft=%v assets=%v", f.draft, f.assets)
+	assets, _ := f.Assets()
+	if _, draft := f.State(); draft || string(assets[ChecksumsFile]) != "bytes of "+ChecksumsFile {
+		t.Fatalf("after publishing: draft=%v assets=%v", draft, assets)
 	}
 }
 
@@ -152,19 +79,19 @@ func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 func TestGitHubUploadFailureLeavesOnlyADraft(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeGitHub(t)
-	f.failUpload = ChecksumsFile
-	g := f.client()
+	f.FailUpload = ChecksumsFile
+	g := client(f)
 	pub := publishing{github: &g, tag: "v1.2.3"}
-	_, err := pub.draft(ctx, t.TempDir(), assetFiles(t, "a.tar.gz", ChecksumsFile, "z.zip"))
+	_, err := pub.createDraft(ctx, t.TempDir(), assetFiles(t, "a.tar.gz", ChecksumsFile, "z.zip"))
 	if err == nil || !strings.Contains(err.Error(), "uploading "+ChecksumsFile) || !strings.Contains(err.Error(), "nothing is public") {
 		t.Fatalf("err = %v, want the failed upload named and the draft left", err)
 	}
-	if !f.draft {
+	if _, draft := f.State(); !draft {
 		t.Fatal("the release is not a draft after a failed upload")
 	}
-	for _, c := range f.calls {
+	for _, c := range f.Calls() {
 		if strings.HasPrefix(c, "PATCH") || strings.HasSuffix(c, "z.zip") {
-			t.Fatalf("after a failed upload the release went on: %v", f.calls)
+			t.Fatalf("after a failed upload the release went on: %v", f.Calls())
 		}
 	}
 }
@@ -174,16 +101,16 @@ func TestGitHubUploadFailureLeavesOnlyADraft(t *testing.T) {
 func TestGitHubRefusesChangedFilesReleasedTagsAndBadTokens(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeGitHub(t)
-	g := f.client()
+	g := client(f)
 	a := assetFiles(t, "a.tar.gz")[0]
 	if err := os.WriteFile(a.Path, []byte("tampered"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := g.Upload(ctx, Draft{ID: 7, UploadURL: f.srv.URL + "/uploads/7/assets{?name,label}"}, a)
+	err := g.Upload(ctx, Draft{ID: 7, UploadURL: f.URL + "/uploads/7/assets{?name,label}"}, a)
 	if err == nil || !strings.Contains(err.Error(), "changed after it was verified") {
 		t.Fatalf("tampered upload: %v", err)
 	}
-	f.released = true
+	f.Released = true
 	if err := g.CheckUnpublished(ctx, "v1.2.3"); err == nil || !strings.Contains(err.Error(), "already released") {
 		t.Fatalf("released tag: %v", err)
 	}
@@ -192,9 +119,9 @@ func TestGitHubRefusesChangedFilesReleasedTagsAndBadTokens(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "Bad credentials") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad token: %v (want GitHub's answer, never the token)", err)
 	}
-	for _, c := range f.calls {
+	for _, c := range f.Calls() {
 		if strings.HasPrefix(c, "POST") {
-			t.Fatalf("something was created: %v", f.calls)
+			t.Fatalf("something was created: %v", f.Calls())
 		}
 	}
 }

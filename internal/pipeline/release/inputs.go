@@ -98,8 +98,8 @@ func (in inputs) goreleaserEnv(publish bool) []string {
 
 // imageInfra is the registry and the base image of one release's images.
 type imageInfra struct {
-	env      []string // SLIPWAY_IMAGE, SLIPWAY_BASE_IMAGE
-	registry string   // the loopback registry, host:port
+	env      []string           // SLIPWAY_IMAGE, SLIPWAY_BASE_IMAGE
+	registry *registry.Registry // the loopback registry
 }
 
 // startImageInfra readies what the images need: the project's loopback registry (left running
@@ -124,7 +124,7 @@ func startImageInfra(ctx context.Context, o Options, st *stages, in inputs) (ima
 		if err != nil {
 			return "", err
 		}
-		infra.registry = reg.Addr
+		infra.registry = reg
 		src, err := image.SourceFromEnv(reg.Addr, in.crane)
 		if err != nil {
 			return "", err

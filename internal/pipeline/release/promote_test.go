@@ -2,6 +2,7 @@ package release
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -81,9 +82,19 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 	archive := "slipway_1.2.3_linux_amd64.tar.gz"
 	writeFile(t, filepath.Join(f.dist, archive), "archive bytes")
 	sum := sha256.Sum256([]byte("archive bytes"))
-	f.files = []File{{Name: archive, Size: 13, SHA256: hex.EncodeToString(sum[:])}}
 	writeFile(t, filepath.Join(f.dist, ChecksumsFile), hex.EncodeToString(sum[:])+"  "+archive+"\n")
 	writeFile(t, filepath.Join(f.dist, ChecksumsFile+BundleSuffix), "{}")
+	f.files = []File{{Name: archive, Kind: KindArchive, Size: 13, SHA256: hex.EncodeToString(sum[:])}}
+	for name, kind := range map[string]string{ChecksumsFile: KindChecksums, ChecksumsFile + BundleSuffix: KindSignature} {
+		d, err := fileDigest(filepath.Join(f.dist, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Name, d.Kind = name, kind
+		f.files = append(f.files, d)
+	}
+	writeFile(t, filepath.Join(f.dist, ContentsFile), `{"schema":1}`)
+	writeFile(t, filepath.Join(f.dist, ContentsFile+BundleSuffix), "{}")
 	if !signed {
 		return f
 	}
@@ -105,13 +116,16 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 	return f
 }
 
-// promote runs the promotion step of a publishing release, with gh as its GitHub (nil: NOT RUN).
+// promote runs the public steps of a publishing release, with gh as its GitHub (nil: NOT RUN):
+// the promotion, then (as finish does once the published contents verified) the announcement.
 func (f *promoteFixture) promote(gh *GitHub) (*Checked, *stages, error) {
-	pub := publishing{verifier: f.verifier, target: f.target, staging: f.staged.Repo, tags: imageTags("1.2.3"), tag: "v1.2.3", github: gh, noGitHub: "no " + TokenEnv}
+	pub := &publishing{verifier: f.verifier, target: f.target, staging: f.staged.Repo, tags: imageTags("1.2.3"), tag: "v1.2.3", github: gh, noGitHub: "no " + TokenEnv}
 	st := &stages{out: io.Discard}
 	c := &Checked{Files: f.files}
-	err := pub.promote(context.Background(), st, inputs{crane: f.crane}, f.dist, c)
-	return c, st, err
+	if err := pub.promote(context.Background(), st, inputs{crane: f.crane}, f.dist, c); err != nil {
+		return c, st, err
+	}
+	return c, st, pub.announce(context.Background(), st, f.dist, c)
 }
 
 // tags lists the target repository's tags, one a line ("" when it has none, or no repository),
@@ -134,22 +148,24 @@ func (f *promoteFixture) tags(t *testing.T) string {
 	return strings.Join(tags, "\n")
 }
 
-// The whole promotion, in order: copy by digest, verify in the target, draft with every file,
-// then the tags, then the public release. The fake GitHub looks at the target registry when it
-// is called: no tag may exist while the release is a draft, and every tag when it goes public.
+// The whole promotion, in order: copy by digest, verify in the target, a draft with every
+// verified file, the tags, then release.json (which names the tagged images) and the public
+// release. The fake GitHub looks at the target registry whenever it is called.
 func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 	f := newPromoteFixture(t, true)
 	gh := newFakeGitHub(t)
-	gh.onCall = func(call string) {
+	gh.OnCall = func(call string) {
 		tags := f.tags(t)
 		switch {
-		case strings.HasPrefix(call, "POST") && strings.Contains(tags, "1.2.3"):
-			t.Errorf("%s: the target is already tagged (%q) while the release is a draft", call, tags)
+		case strings.HasPrefix(call, "POST") && !strings.Contains(call, "name="+ContentsFile) && strings.Contains(tags, "1.2.3"):
+			t.Errorf("%s: the target is already tagged (%q) before the draft holds the verified files", call, tags)
+		case strings.Contains(call, "name="+ContentsFile) && !strings.Contains(tags, "latest"):
+			t.Errorf("%s: %s goes up before it can name the published, tagged images (%q)", call, ContentsFile, tags)
 		case strings.HasPrefix(call, "PATCH") && (!strings.Contains(tags, "1.2.3") || !strings.Contains(tags, "latest")):
 			t.Errorf("%s: the release goes public before the tags are set (%q)", call, tags)
 		}
 	}
-	g := gh.client()
+	g := client(gh)
 	c, st, err := f.promote(&g)
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +177,19 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 	if got := strings.Join(names, ", "); got != "copy images, verify copied images, GitHub release: draft, image tags, GitHub release: public" {
 		t.Fatalf("stages: %s", got)
 	}
-	if gh.draft || gh.assets[ChecksumsFile] == "" || gh.assets["slipway_1.2.3_linux_amd64.tar.gz"] != "archive bytes" {
-		t.Fatalf("GitHub: draft=%v assets=%v", gh.draft, gh.assets)
+	// release.json and its bundle go up last, once they name the published images.
+	assets, order := gh.Assets()
+	if _, draft := gh.State(); draft || len(assets[ChecksumsFile]) == 0 || string(assets["slipway_1.2.3_linux_amd64.tar.gz"]) != "archive bytes" {
+		t.Fatalf("GitHub: draft=%v assets=%v", draft, order)
+	}
+	for i, name := range []string{ContentsFile, ContentsFile + BundleSuffix} {
+		want, err := os.ReadFile(filepath.Join(f.dist, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := order[len(order)-2+i]; got != name || !bytes.Equal(assets[name], want) {
+			t.Errorf("upload %d from the end is %q (%d bytes); want %s, the bytes in dist/", 2-i, got, len(assets[name]), name)
+		}
 	}
 	ctx := context.Background()
 	for _, tag := range []string{"1.2.3", "latest"} {
@@ -194,7 +221,7 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 func TestPromoteNeverTagsAnImageThatDoesNotVerify(t *testing.T) {
 	f := newPromoteFixture(t, false)
 	gh := newFakeGitHub(t)
-	g := gh.client()
+	g := client(gh)
 	_, _, err := f.promote(&g)
 	if err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Fatalf("err = %v, want the copy's verification to fail", err)
@@ -202,8 +229,8 @@ func TestPromoteNeverTagsAnImageThatDoesNotVerify(t *testing.T) {
 	if tags := f.tags(t); tags != "" {
 		t.Fatalf("the target has tags %q after a failed verification", tags)
 	}
-	if len(gh.calls) > 0 {
-		t.Fatalf("GitHub was called: %v", gh.calls)
+	if calls := gh.Calls(); len(calls) > 0 {
+		t.Fatalf("GitHub was called: %v", calls)
 	}
 }
 
@@ -211,8 +238,8 @@ func TestPromoteNeverTagsAnImageThatDoesNotVerify(t *testing.T) {
 func TestPromoteUploadFailureLeavesNoTagAndOnlyADraft(t *testing.T) {
 	f := newPromoteFixture(t, true)
 	gh := newFakeGitHub(t)
-	gh.failUpload = ChecksumsFile
-	g := gh.client()
+	gh.FailUpload = ChecksumsFile
+	g := client(gh)
 	_, _, err := f.promote(&g)
 	if err == nil || !strings.Contains(err.Error(), "nothing is public") {
 		t.Fatalf("err = %v", err)
@@ -220,8 +247,8 @@ func TestPromoteUploadFailureLeavesNoTagAndOnlyADraft(t *testing.T) {
 	if tags := f.tags(t); tags != "" {
 		t.Fatalf("the target has tags %q after a failed upload", tags)
 	}
-	if !gh.draft || strings.Contains(strings.Join(gh.calls, " "), "PATCH") {
-		t.Fatalf("the release went public: draft=%v calls=%v", gh.draft, gh.calls)
+	if _, draft := gh.State(); !draft || strings.Contains(strings.Join(gh.Calls(), " "), "PATCH") {
+		t.Fatalf("the release went public: draft=%v calls=%v", draft, gh.Calls())
 	}
 }
 

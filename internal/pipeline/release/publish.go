@@ -28,8 +28,10 @@ import (
 //  3. dist/ and the staged images are verified as a user would verify them;
 //  4. promotion: each image is copied by digest, with its signatures and attestations, to
 //     SLIPWAY_REGISTRY and verified again there; the GitHub release is created as a draft and
-//     the verified files uploaded; last, the tags are set (the version; latest unless a
-//     pre-release) and the draft is made public.
+//     the verified files uploaded; then the tags are set (the version; latest unless a
+//     pre-release);
+//  5. dist/release.json is recorded again, naming the published images, signed and verified
+//     against the target; last, it and its bundle go up to the draft, which is made public.
 //
 // A failure before step 4 leaves nothing in the target registry and nothing on GitHub, and
 // says so.
@@ -59,7 +61,15 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) (
 	}
 	// A repository of this run's own: what is attached to its images (and promoted with them) is
 	// this run's signatures only, not those of an earlier release of the same digests.
-	pub.staging = infra.registry + "/staging/" + strconv.FormatInt(time.Now().UnixNano(), 10) + "/" + project.Name
+	stagingRepo := "staging/" + strconv.FormatInt(time.Now().UnixNano(), 10) + "/" + project.Name
+	pub.staging = infra.registry.Addr + "/" + stagingRepo
+	// Promoted or refused, the staging copy has served: it is removed so that they do not pile up.
+	// The published images are in the target; the refused ones were never meant to be kept.
+	defer func() {
+		if rmErr := infra.registry.RemoveRepository(stagingRepo); rmErr != nil {
+			fmt.Fprintf(o.Out, "note: the staging copy %s was not removed: %v\n", pub.staging, rmErr)
+		}
+	}()
 	for i, kv := range infra.env {
 		if strings.HasPrefix(kv, "SLIPWAY_IMAGE=") {
 			infra.env[i] = "SLIPWAY_IMAGE=" + pub.staging
@@ -77,9 +87,12 @@ func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) (
 		return err
 	}
 	b.signer = &pub.signer // release.json is signed with the publishing identity too
-	err = finish(ctx, o, st, in, plan, b, pub.verifier, func(c *Checked) error {
-		pub.promoting = true
-		return pub.promote(ctx, st, in, dist, c)
+	err = finish(ctx, o, st, in, plan, b, pub.verifier, &publishHooks{
+		promote: func(c *Checked) error {
+			pub.promoting = true
+			return pub.promote(ctx, st, in, dist, c)
+		},
+		announce: func(c *Checked) error { return pub.announce(ctx, st, dist, c) },
 	})
 	if err == nil && pub.github == nil {
 		fmt.Fprintf(o.Out, "\n!! GitHub release: NOT RUN (%s): the images are published to %s; the files are in %s only\n",
@@ -100,6 +113,7 @@ type publishing struct {
 	github    *GitHub
 	noGitHub  string // why the GitHub release is NOT RUN (github is nil)
 	promoting bool   // the target registry or GitHub may have been written to
+	draft     Draft  // the GitHub release while it is a draft (promote to announce)
 }
 
 // TlogEnv set to false signs a publishing release made with COSIGN_KEY without transparency-log
@@ -189,8 +203,8 @@ func signStaged(ctx context.Context, st *stages, in inputs, dist string, signer 
 }
 
 // promote runs once dist/ and the staged images verified (c): the copies by digest, their
-// verification in the target, the GitHub draft with the verified files, then the public steps.
-func (pub publishing) promote(ctx context.Context, st *stages, in inputs, dist string, c *Checked) error {
+// verification in the target, the GitHub draft with the verified files, then the image tags.
+func (pub *publishing) promote(ctx context.Context, st *stages, in inputs, dist string, c *Checked) error {
 	recs, err := ReadImages(dist)
 	if err != nil {
 		return err
@@ -232,14 +246,13 @@ func (pub publishing) promote(ctx context.Context, st *stages, in inputs, dist s
 	}); err != nil {
 		return err
 	}
-	var draft Draft
 	if pub.github != nil {
 		if err := st.run("GitHub release: draft", func() (string, error) {
 			var err error
-			if draft, err = pub.draft(ctx, dist, assets); err != nil {
+			if pub.draft, err = pub.createDraft(ctx, dist, assets); err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("%s, %d files", draft.URL, len(assets)), nil
+			return fmt.Sprintf("%s, %d files", pub.draft.URL, len(assets)), nil
 		}); err != nil {
 			return err
 		}
@@ -259,22 +272,39 @@ func (pub publishing) promote(ctx context.Context, st *stages, in inputs, dist s
 		return err
 	}
 	c.Images = published
+	return nil
+}
+
+// announce is the last step, once dist/release.json was recorded again with the published images
+// and verified: it attaches release.json and its bundle to the draft (the files users verify the
+// rest with) and makes the draft public. Without GitHub the step is NOT RUN, loudly.
+func (pub *publishing) announce(ctx context.Context, st *stages, dist string, c *Checked) error {
 	if pub.github == nil {
 		st.notRun("GitHub release", pub.noGitHub)
 		c.Notes = append(c.Notes, fmt.Sprintf("GitHub release NOT RUN (%s): the images are published; the files are in dist/ only", pub.noGitHub))
 		return nil
 	}
 	return st.run("GitHub release: public", func() (string, error) {
-		if err := pub.github.MakePublic(ctx, draft); err != nil {
-			return "", fmt.Errorf("%w\n(the images are published and tagged; the GitHub release is still a draft: publish it at %s)", err, draft.URL)
+		stillDraft := fmt.Sprintf("(the images are published and tagged; the GitHub release is still a draft: finish it at %s)", pub.draft.URL)
+		for _, name := range []string{ContentsFile, ContentsFile + BundleSuffix} {
+			f, err := fileDigest(filepath.Join(dist, name))
+			if err != nil {
+				return "", fmt.Errorf("%s: %w\n%s", name, err, stillDraft)
+			}
+			if err := pub.github.Upload(ctx, pub.draft, Asset{Name: name, Path: filepath.Join(dist, name), SHA256: f.SHA256}); err != nil {
+				return "", fmt.Errorf("%w\n%s", err, stillDraft)
+			}
 		}
-		return draft.URL, nil
+		if err := pub.github.MakePublic(ctx, pub.draft); err != nil {
+			return "", fmt.Errorf("%w\n%s", err, stillDraft)
+		}
+		return pub.draft.URL + ", with " + ContentsFile, nil
 	})
 }
 
-// draft creates the draft GitHub release and uploads every asset; a failure leaves a draft,
-// which only the repository's writers see.
-func (pub publishing) draft(ctx context.Context, dist string, assets []Asset) (Draft, error) {
+// createDraft creates the draft GitHub release and uploads every asset; a failure leaves a
+// draft, which only the repository's writers see.
+func (pub publishing) createDraft(ctx context.Context, dist string, assets []Asset) (Draft, error) {
 	// goreleaser writes the changelog of a publishing build (git log since the last tag).
 	notes, err := os.ReadFile(filepath.Join(dist, "CHANGELOG.md"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -292,19 +322,20 @@ func (pub publishing) draft(ctx context.Context, dist string, assets []Asset) (D
 	return d, nil
 }
 
-// releaseAssets are the files of the GitHub release: every file the checksums list (verified,
-// with the digests they verified with), the checksums file and its signature bundle.
+// releaseAssets are the files of the GitHub release: every file release.json lists, as verify
+// checked them (with the digests they verified with), which includes checksums.txt and its
+// bundle. release.json and its bundle follow in announce, once they name the published images.
 func releaseAssets(dist string, files []File) ([]Asset, error) {
 	var as []Asset
+	have := map[string]bool{}
 	for _, f := range files {
 		as = append(as, Asset{Name: f.Name, Path: filepath.Join(dist, f.Name), SHA256: f.SHA256})
+		have[f.Name] = true
 	}
 	for _, name := range []string{ChecksumsFile, ChecksumsFile + BundleSuffix} {
-		f, err := fileDigest(filepath.Join(dist, name))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+		if !have[name] {
+			return nil, fmt.Errorf("%s is not among the verified files: a published release ships it", name)
 		}
-		as = append(as, Asset{Name: name, Path: filepath.Join(dist, name), SHA256: f.SHA256})
 	}
 	return as, nil
 }

@@ -311,11 +311,19 @@ func signImages(ctx context.Context, st *stages, dist string, signer sign.Signer
 	})
 }
 
+// publishHooks are the public steps of a publishing release, which finish runs in between its
+// own: promote once dist/ and the staged images verified; announce once the contents were
+// recorded again with the published images and those verified too.
+type publishHooks struct {
+	promote  func(*Checked) error
+	announce func(*Checked) error
+}
+
 // finish records and signs the release's contents, verifies the release against them as a user
-// would and prints the summary. A publishing release promotes what verified (promote), then
-// records the contents again, naming the published images, and verifies those; a local one
-// passes nil.
-func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier, promote func(*Checked) error) error {
+// would and prints the summary. A publishing release (pub) promotes what verified, records the
+// contents again, naming the published images, verifies those and announces; a local one passes
+// nil.
+func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier, pub *publishHooks) error {
 	dist := project.DistDir(o.Root)
 	if err := st.run("contents", func() (string, error) {
 		return recordContents(ctx, dist, in.version, in.crane, o.Skip.Has("images"), b)
@@ -336,8 +344,8 @@ func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b 
 	}); err != nil {
 		return err
 	}
-	if promote != nil {
-		if err := promote(&checked); err != nil {
+	if pub != nil {
+		if err := pub.promote(&checked); err != nil {
 			return err
 		}
 		if err := st.run("contents (published)", func() (string, error) {
@@ -350,6 +358,9 @@ func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b 
 			checked, err = Verify(ctx, dist, v, in.crane, true)
 			return strings.Join(checked.Notes, "; "), err
 		}); err != nil {
+			return err
+		}
+		if err := pub.announce(&checked); err != nil {
 			return err
 		}
 	}
