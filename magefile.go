@@ -464,7 +464,7 @@ type Deploy mg.Namespace
 
 // Render prints the Kubernetes manifests with the image pinned to the released digest.
 // DEPLOY_OVERLAY picks the overlay (default deploy/kubernetes/overlays/example);
-// DEPLOY_IMAGE=name@sha256:... overrides the image the last release recorded in dist/artifacts.json.
+// DEPLOY_IMAGE=name@sha256:... overrides the image the last release recorded in dist/release.json.
 func (Deploy) Render(ctx context.Context) error {
 	root, err := project.Root()
 	if err != nil {

@@ -2,8 +2,8 @@
 // the container image pinned to the digest of the released image.
 //
 // The manifests name the image only by the project's name ("slipway"); the digest comes from
-// DEPLOY_IMAGE or, by default, from the last release's dist/artifacts.json (written by
-// goreleaser). Rendering wraps the chosen overlay in a throwaway kustomization that sets the
+// DEPLOY_IMAGE or, by default, from the last release's list of contents, dist/release.json.
+// Rendering wraps the chosen overlay in a throwaway kustomization that sets the
 // image, so the checked-in overlays are never edited.
 package deploy
 
@@ -45,7 +45,7 @@ func ParseImage(ref string) (Image, error) {
 	name, digest, ok := strings.Cut(strings.TrimSpace(ref), "@")
 	if !ok || !digestRE.MatchString(digest) {
 		return Image{}, fmt.Errorf("image %q is not pinned by digest: want name@sha256:<64 hex digits>, "+
-			"e.g. from `crane digest` or the release's dist/artifacts.json", ref)
+			"e.g. from `crane digest` or the release's dist/release.json", ref)
 	}
 	name = stripTag(name)
 	if name == "" {
@@ -62,30 +62,32 @@ func stripTag(ref string) string {
 	return ref
 }
 
-// ReleasedImage finds the image the last release pushed, from goreleaser's dist/artifacts.json
-// (read by the release's own reader): it must name one repository and one digest (tags such as
-// 1.2.3 and latest share it); anything else is ambiguous and needs DEPLOY_IMAGE.
+// ReleasedImage is the image the last release made, from its list of contents,
+// dist/release.json: the file `mage verify` checks against its signature, which names each
+// image by digest in the registry it was published to. It must list one image index (its
+// tags, such as 1.2.3 and latest, share the digest); anything else needs DEPLOY_IMAGE.
 func ReleasedImage(dist string) (Image, error) {
-	recs, err := release.ReadImages(dist)
+	path := filepath.Join(dist, release.ContentsFile)
+	c, err := release.ReadContents(dist)
 	if errors.Is(err, os.ErrNotExist) {
 		return Image{}, fmt.Errorf("no release to deploy: %s does not exist; run `mage release`, "+
-			"or set DEPLOY_IMAGE=name@sha256:<digest>", filepath.Join(dist, "artifacts.json"))
+			"or set DEPLOY_IMAGE=name@sha256:<digest>", path)
 	}
 	if err != nil {
 		return Image{}, fmt.Errorf("%w; run `mage release`, or set DEPLOY_IMAGE=name@sha256:<digest>", err)
 	}
 	var found []string
-	for _, r := range recs {
-		found = append(found, r.Repo+"@"+r.Digest)
+	for _, img := range c.Images {
+		found = append(found, img.Ref())
 	}
 	switch len(found) {
 	case 0:
-		return Image{}, fmt.Errorf("%s lists no container image: the release built none; set DEPLOY_IMAGE=name@sha256:<digest>",
-			filepath.Join(dist, "artifacts.json"))
+		return Image{}, fmt.Errorf("%s lists no container image: the release was made without images (archives only); "+
+			"set DEPLOY_IMAGE=name@sha256:<digest>", path)
 	case 1:
 		return ParseImage(found[0])
 	}
-	return Image{}, fmt.Errorf("the release pushed %d different images (%s): set DEPLOY_IMAGE to the one to deploy",
+	return Image{}, fmt.Errorf("the release made %d different images (%s): set DEPLOY_IMAGE to the one to deploy",
 		len(found), strings.Join(found, ", "))
 }
 

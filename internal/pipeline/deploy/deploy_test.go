@@ -2,12 +2,14 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
@@ -44,25 +46,33 @@ func TestImageOutputs(t *testing.T) {
 	}
 }
 
+// contents is a release.json listing images (archives only when there are none).
+func contents(t *testing.T, images ...release.Image) string {
+	t.Helper()
+	c := release.Contents{Schema: 1, Version: "1.2.3", ArchivesOnly: len(images) == 0, Images: images,
+		Files: []release.File{{Name: release.ChecksumsFile, Kind: release.KindChecksums, Size: 1, SHA256: strings.Repeat("a", 64)}}}
+	data, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 func TestReleasedImage(t *testing.T) {
 	const other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	platforms := []release.Platform{{OS: "linux", Arch: "amd64", Digest: other}}
+	widget := release.Image{Repo: "ghcr.io/acme/widget", Digest: digest, Tags: []string{"1.2.3", "latest"}, Platforms: platforms}
+	debug := release.Image{Repo: "ghcr.io/acme/widget-debug", Digest: other, Platforms: platforms}
 	for _, tc := range []struct{ name, json, want, err string }{
-		{"tags share one digest", `[
-			{"name":"widget_1.2.3_linux_amd64.tar.gz","type":"Archive","extra":{}},
-			{"name":"ghcr.io/acme/widget@` + digest + `","type":"Docker Manifest","extra":{"Digest":"` + digest + `"}}]`,
-			"ghcr.io/acme/widget@" + digest, ""},
-		{"two different images", `[
-			{"name":"ghcr.io/acme/widget@` + digest + `","type":"Docker Manifest","extra":{"Digest":"` + digest + `"}},
-			{"name":"ghcr.io/acme/widget-debug:v1.2.3@` + other + `","type":"Docker Manifest","extra":{"Digest":"` + other + `"}}]`,
-			"", "2 different images"},
-		{"snapshot (never pushed)", `[{"name":"ko.local/widget:v1.2.3","type":"Docker Manifest","extra":{}}]`,
-			"", "was not pushed"},
-		{"no image at all", `[{"name":"widget_1.2.3_linux_amd64.tar.gz","type":"Archive"}]`, "", "no container image"},
-		{"corrupt", `{`, "", "artifacts.json"},
+		{"tags share one digest", contents(t, widget), "ghcr.io/acme/widget@" + digest, ""},
+		{"two different images", contents(t, widget, debug), "", "2 different images"},
+		{"archives only", contents(t), "", "archives only"},
+		{"an image without a digest", strings.Replace(contents(t, widget), digest, "latest", 1), "", "sha256 digest"},
+		{"corrupt", `{`, "", release.ContentsFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dist := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dist, "artifacts.json"), []byte(tc.json), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dist, release.ContentsFile), []byte(tc.json), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			got, err := ReleasedImage(dist)
