@@ -89,8 +89,9 @@ func existingParent(d string) string {
 
 func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
 
-// PortFreeOrOurs fails when addr is taken by something that does not answer as ours does.
-func PortFreeOrOurs(name, addr, fix string, ours func() bool) Check {
+// PortFree fails when nothing can listen on addr: another program holds it, or it is not an
+// address of this machine.
+func PortFree(name, addr, fix string) Check {
 	return Check{Name: name, Run: func(context.Context) error {
 		ln, err := net.Listen("tcp", addr)
 		if err == nil {
@@ -98,9 +99,6 @@ func PortFreeOrOurs(name, addr, fix string, ours func() bool) Check {
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("cannot listen on %s: %w; %s", addr, err, fix)
-		}
-		if ours() {
-			return nil
 		}
 		return fmt.Errorf("%s is taken by another program; %s", addr, fix)
 	}}

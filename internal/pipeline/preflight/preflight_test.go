@@ -22,23 +22,21 @@ func TestFreeDiskFailsBelowTheMinimum(t *testing.T) {
 	}
 }
 
-func TestPortFreeOrOurs(t *testing.T) {
+func TestPortFree(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	taken := ln.Addr().String()
 	ctx := context.Background()
-	if err := PortFreeOrOurs("p", taken, "use another", func() bool { return true }).Run(ctx); err != nil {
-		t.Errorf("taken by ours: %v", err)
-	}
-	err = PortFreeOrOurs("p", taken, "use another", func() bool { return false }).Run(ctx)
+	err = PortFree("p", ln.Addr().String(), "use another").Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "taken by another program; use another") {
-		t.Errorf("taken by a stranger: %v", err)
+		t.Errorf("taken: %v", err)
 	}
-	free := freeAddr(t)
-	if err := PortFreeOrOurs("p", free, "x", func() bool { return false }).Run(ctx); err != nil {
+	if err := PortFree("p", "192.0.2.1:1", "use a loopback address").Run(ctx); err == nil || !strings.Contains(err.Error(), "cannot listen") {
+		t.Errorf("not this machine's address: %v", err)
+	}
+	if err := PortFree("p", freeAddr(t), "x").Run(ctx); err != nil {
 		t.Errorf("free port: %v", err)
 	}
 }

@@ -170,8 +170,7 @@ func PortCheck(stateDir string) preflight.Check {
 			}
 			return foreign(addr, owner, dir)
 		}
-		return preflight.PortFreeOrOurs("registry port", addr,
-			"set "+AddrEnv+"=127.0.0.1:<a free port> for this checkout's registry", func() bool { return false }).Run(ctx)
+		return preflight.PortFree("registry port", addr, "set "+AddrEnv+"=127.0.0.1:<a free port> for this checkout's registry").Run(ctx)
 	}}
 }
 
