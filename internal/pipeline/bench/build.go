@@ -90,7 +90,7 @@ func buildMatrix(ctx context.Context, b *bencher, ps []platform.Platform, cold b
 	if err != nil {
 		return r, err
 	}
-	gr, err := newPeer(ctx, b, stamp, ps)
+	gr, err := newPeer(ctx, b, ps)
 	if err != nil {
 		return r, err
 	}
@@ -154,11 +154,7 @@ func noopCase(ctx context.Context, b *bencher) ([]Result, error) {
 		return nil, err
 	}
 	r := Result{Case: "noop", Title: fmt.Sprintf("rebuild with nothing changed, %s (%s), warm Go cache", platforms(len(ps)), platformList(ps))}
-	stamp, err := version.Describe(ctx, b.o.Root)
-	if err != nil {
-		return []Result{r}, err
-	}
-	gr, err := newPeer(ctx, b, stamp, ps)
+	gr, err := newPeer(ctx, b, ps)
 	if err != nil {
 		return []Result{r}, err
 	}

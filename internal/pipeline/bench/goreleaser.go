@@ -7,26 +7,24 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/mod/modfile"
 	"gopkg.in/yaml.v3"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
-// peer runs `goreleaser build --snapshot --clean` the way the release runs goreleaser: the
-// same flags from gobuild.ReleaseEnv, from the checkout itself (it reads git), but with a copy
-// of .goreleaser.yaml whose dist: is a scratch directory, so the user's dist/ is not touched,
-// and whose targets are the matrix being compared (goreleaser cannot read PLATFORMS).
+// peer runs `goreleaser build --snapshot --clean` the way the release runs goreleaser: in the
+// release's environment (release.GoreleaserBuildEnv), from the checkout itself (it reads git),
+// but with a copy of .goreleaser.yaml whose dist: is a scratch directory, so the user's dist/ is
+// not touched, and whose targets are the matrix being compared (goreleaser cannot read PLATFORMS).
 type peer struct {
 	bin, root, config string
 	env               []string
 }
 
-func newPeer(ctx context.Context, b *bencher, stamp version.Stamp, ps []platform.Platform) (peer, error) {
+func newPeer(ctx context.Context, b *bencher, ps []platform.Platform) (peer, error) {
 	bin, err := tools.Path(ctx, b.o.Root, "goreleaser")
 	if err != nil {
 		return peer{}, err
@@ -47,15 +45,8 @@ func newPeer(ctx context.Context, b *bencher, stamp version.Stamp, ps []platform
 	if err := os.WriteFile(p.config, cfg, 0o644); err != nil {
 		return peer{}, err
 	}
-	if p.env, err = gobuild.ReleaseEnv(stamp); err != nil {
-		return peer{}, err
-	}
-	git, err := gitRemoteEnv(ctx, b.o.Root)
-	if err != nil {
-		return peer{}, err
-	}
-	p.env = append(p.env, git...)
-	return p, nil
+	p.env, err = release.GoreleaserBuildEnv(ctx, b.o.Root)
+	return p, err
 }
 
 // build runs goreleaser; extra is added to its environment (a cold GOCACHE).
@@ -121,21 +112,4 @@ func setKey(m *yaml.Node, key string, v *yaml.Node) {
 		}
 	}
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v)
-}
-
-// gitRemoteEnv names the module's home as the git remote when the checkout has none, as the
-// release does: goreleaser stops without one. The repository itself is not touched.
-func gitRemoteEnv(ctx context.Context, root string) ([]string, error) {
-	if _, err := (run.Cmd{Dir: root}).Output(ctx, "git", "remote", "get-url", "origin"); err == nil {
-		return nil, nil
-	}
-	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		return nil, err
-	}
-	m := modfile.ModulePath(data)
-	if m == "" {
-		return nil, fmt.Errorf("go.mod has no module line")
-	}
-	return []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=remote.origin.url", "GIT_CONFIG_VALUE_0=https://" + m}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // images is the project's image builder, writing slipway-bench:* instead of slipway:*.
@@ -34,17 +33,21 @@ func hostLinux() platform.Platform {
 	return p
 }
 
-// linuxBinary builds the service for hostLinux, as build:all would, into a scratch directory.
-func (b *bencher) linuxBinary(ctx context.Context) (gobuild.Result, error) {
-	dist, err := b.scratch("dist-image-")
+// binary builds main (the service's when empty) for p as build:all would, into a scratch
+// directory.
+func (b *bencher) binary(ctx context.Context, p platform.Platform, main string) (gobuild.Result, error) {
+	dist, err := b.scratch("bin-")
 	if err != nil {
 		return gobuild.Result{}, err
 	}
-	o, err := gobuild.Project(ctx, []platform.Platform{hostLinux()})
+	o, err := gobuild.Project(ctx, []platform.Platform{p})
 	if err != nil {
 		return gobuild.Result{}, err
 	}
 	o.Dist, o.Out = dist, nil
+	if main != "" {
+		o.Main = main
+	}
 	res, err := gobuild.Build(ctx, o)
 	if err != nil {
 		return gobuild.Result{}, err
@@ -54,7 +57,7 @@ func (b *bencher) linuxBinary(ctx context.Context) (gobuild.Result, error) {
 
 // distroless builds the image releases ship (Dockerfile.distroless), as slipway-bench:dev.
 func (b *bencher) distroless(ctx context.Context) (gobuild.Result, image.Info, error) {
-	bin, err := b.linuxBinary(ctx)
+	bin, err := b.binary(ctx, hostLinux(), "")
 	if err != nil {
 		return bin, image.Info{}, err
 	}
@@ -66,54 +69,33 @@ func (b *bencher) distroless(ctx context.Context) (gobuild.Result, image.Info, e
 	return bin, info, err
 }
 
-// buildDockerfile builds a Dockerfile the bench wrote itself, tagged slipway-bench:<tag>.
-func (b *bencher) buildDockerfile(ctx context.Context, dockerfile, contextDir, tag string, args map[string]string) (image.Info, error) {
-	ref := imageRepo + ":" + tag
-	if _, err := image.Build(ctx, image.BuildOptions{
-		Dockerfile: dockerfile, Context: contextDir, Platform: hostLinux().String(),
-		Tags: []string{ref}, Args: args, Progress: b.log,
-	}); err != nil {
-		return image.Info{}, err
-	}
-	return image.Inspect(ctx, ref)
-}
-
-// sourceArgs are the build arguments of the multi-stage Dockerfile as docker:source passes
-// them: the builder and runtime images this machine resolves (offline: the stand-ins), the
-// module proxy, the version stamp.
-func (b *bencher) sourceArgs(ctx context.Context) (map[string]string, error) {
+// sourceBuild is docker:source's build (image.Local.SourceBuild: the same base images, version
+// stamp and module proxy, passed as a secret) of another Dockerfile, tagged slipway-bench:<tag>.
+func (b *bencher) sourceBuild(ctx context.Context, dockerfile, contextDir, tag string) (image.BuildOptions, error) {
 	l, err := b.images(ctx)
 	if err != nil {
-		return nil, err
+		return image.BuildOptions{}, err
 	}
-	goImg, err := l.Source.Resolve(ctx, image.Go)
+	o, err := l.SourceBuild(ctx, runtime.GOARCH)
 	if err != nil {
-		return nil, err
+		return image.BuildOptions{}, err
 	}
-	rt, err := l.Source.Resolve(ctx, image.Alpine)
-	if err != nil {
-		return nil, err
+	o.Dockerfile, o.Context, o.Tags = dockerfile, contextDir, []string{imageRepo + ":" + tag}
+	return o, nil
+}
+
+// buildDockerfile builds o, its output going to the bench's log, and inspects the image.
+func (b *bencher) buildDockerfile(ctx context.Context, o image.BuildOptions) (image.Info, error) {
+	o.Progress = b.log
+	if _, err := image.Build(ctx, o); err != nil {
+		return image.Info{}, err
 	}
-	goproxy, err := run.Output(ctx, "go", "env", "GOPROXY")
-	if err != nil {
-		return nil, err
-	}
-	ld, err := gobuild.LDFlags(l.Stamp)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{
-		"GO_IMAGE": goImg.Ref, "RUNTIME_IMAGE": rt.Ref, "GOPROXY": goproxy, "LDFLAGS": ld,
-		"VERSION": l.Stamp.Version, "COMMIT": l.Stamp.Commit, "DATE": l.Stamp.Date,
-	}, nil
+	return image.Inspect(ctx, o.Tags[0])
 }
 
 // writeFile writes a file the bench generates (a Dockerfile, a Go file) into dir.
 func writeFile(dir, name, content string) (string, error) {
 	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", err
-	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		return "", fmt.Errorf("writing %s: %w", p, err)
 	}

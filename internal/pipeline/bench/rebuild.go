@@ -2,70 +2,28 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 )
 
 // editFile is the Go file the "one-line change" appends to, in the bench's copy of the tree.
 const editFile = "internal/server/server.go"
 
-// cacheMount matches one `--mount=type=cache,...` of a RUN instruction, with the line
-// continuation that follows it, so the RUN still reads as one command without it.
-var cacheMount = regexp.MustCompile(`--mount=type=cache,\S*\s*(\\\n\s*)?`)
-
-// withoutCacheMounts is the Dockerfile with its BuildKit cache mounts removed: the same build
-// in which every RUN starts from what the image layers hold.
-func withoutCacheMounts(dockerfile string) (string, error) {
-	if !cacheMount.MatchString(dockerfile) {
-		return "", errors.New("the Dockerfile has no RUN --mount=type=cache: nothing to compare; update the bench's rebuild case")
-	}
-	return cacheMount.ReplaceAllString(dockerfile, ""), nil
-}
-
 // rebuildCase times a Docker rebuild after a one-line Go change, the Dockerfile with its cache
 // mounts against the same file without them. Both build a copy of the tree in a scratch
 // directory, never the working tree, and the change is made to the copy before every build.
 func rebuildCase(ctx context.Context, b *bencher) ([]Result, error) {
 	r := Result{Case: "rebuild", Title: "docker build of Dockerfile after a one-line change to " + editFile + ", warm BuildKit cache"}
-	src, err := b.scratch("tree-")
+	tree, err := b.rebuildTree(ctx)
 	if err != nil {
 		return []Result{r}, err
 	}
-	if err := project.CopyCheckout(ctx, b.o.Root, src); err != nil {
-		return []Result{r}, err
-	}
-	orig, err := os.ReadFile(filepath.Join(src, "Dockerfile"))
-	if err != nil {
-		return []Result{r}, err
-	}
-	stripped, err := withoutCacheMounts(string(orig))
-	if err != nil {
-		return []Result{r}, err
-	}
-	dir, err := b.scratch("dockerfiles-")
-	if err != nil {
-		return []Result{r}, err
-	}
-	withDF, err := writeFile(dir, "Dockerfile.cache-mounts", string(orig))
-	if err != nil {
-		return []Result{r}, err
-	}
-	withoutDF, err := writeFile(dir, "Dockerfile.no-cache-mounts", stripped)
-	if err != nil {
-		return []Result{r}, err
-	}
-	args, err := b.sourceArgs(ctx)
-	if err != nil {
-		return []Result{r}, err
-	}
-	delete(args, "LDFLAGS") // the Dockerfile stamps the version itself
-	goFile := filepath.Join(src, editFile)
+	goFile := filepath.Join(tree.src, editFile)
 	base, err := os.ReadFile(goFile)
 	if err != nil {
 		return []Result{r}, fmt.Errorf("the rebuild case edits %s: %w", editFile, err)
@@ -78,20 +36,20 @@ func rebuildCase(ctx context.Context, b *bencher) ([]Result, error) {
 		edits++
 		return os.WriteFile(goFile, fmt.Appendf(append([]byte{}, base...), "\nvar _ = \"bench edit %d-%d\"\n", run, edits), 0o644)
 	}
-	build := func(df, tag string) func(context.Context, int) (map[string]float64, error) {
+	build := func(o image.BuildOptions) func(context.Context, int) (map[string]float64, error) {
 		return func(ctx context.Context, _ int) (map[string]float64, error) {
 			if err := edit(); err != nil {
 				return nil, err
 			}
 			return timeIt(ctx, func(ctx context.Context) error {
-				_, err := b.buildDockerfile(ctx, df, src, tag, args)
+				_, err := b.buildDockerfile(ctx, o)
 				return err
 			})
 		}
 	}
 	cs := []contender{
-		{name: "with cache mounts", role: "subject", run: build(withDF, "rebuild-cache-mounts")},
-		{name: "without cache mounts", role: "baseline", run: build(withoutDF, "rebuild-no-cache-mounts")},
+		{name: "with cache mounts", role: "subject", run: build(tree.with)},
+		{name: "without cache mounts", role: "baseline", run: build(tree.without)},
 	}
 	fmt.Fprintln(b.out, "  first build of each (not timed): fills the layer cache and the cache mounts")
 	for _, c := range cs {
@@ -104,4 +62,47 @@ func rebuildCase(ctx context.Context, b *bencher) ([]Result, error) {
 	}
 	r.ratioGoal("rebuild with cache mounts ≤ 0.3× without", "with cache mounts", "without cache mounts", "time", 0.3, true)
 	return []Result{r}, nil
+}
+
+// rebuildTree is a copy of the checkout and docker:source's build of it
+// (image.Local.SourceBuild), with the Dockerfile as it is and without its cache mounts.
+type rebuildTree struct {
+	src           string
+	with, without image.BuildOptions
+}
+
+func (b *bencher) rebuildTree(ctx context.Context) (rebuildTree, error) {
+	var t rebuildTree
+	var err error
+	if t.src, err = b.scratch("tree-"); err != nil {
+		return t, err
+	}
+	if err := project.CopyCheckout(ctx, b.o.Root, t.src); err != nil {
+		return t, err
+	}
+	orig, err := os.ReadFile(filepath.Join(t.src, "Dockerfile"))
+	if err != nil {
+		return t, err
+	}
+	stripped, err := image.WithoutCacheMounts(string(orig))
+	if err != nil {
+		return t, err
+	}
+	dir, err := b.scratch("dockerfiles-")
+	if err != nil {
+		return t, err
+	}
+	for _, v := range []struct {
+		o               *image.BuildOptions
+		dockerfile, tag string
+	}{{&t.with, string(orig), "rebuild-cache-mounts"}, {&t.without, stripped, "rebuild-no-cache-mounts"}} {
+		df, err := writeFile(dir, "Dockerfile."+v.tag, v.dockerfile)
+		if err != nil {
+			return t, err
+		}
+		if *v.o, err = b.sourceBuild(ctx, df, t.src, v.tag); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
 }

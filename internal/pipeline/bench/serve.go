@@ -2,20 +2,17 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/config"
-	"github.com/slipway-dev/slipway/internal/server"
+	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 )
 
 // Load of one repetition: a fixed number of keep-alive connections and a bounded number of
@@ -30,22 +27,26 @@ func serveConns() int { return 2 * runtime.NumCPU() }
 
 var serveUnits = []metricUnit{{"req/s", "req/s"}, {"p50", "ms"}, {"p99", "ms"}}
 
-// serveCase compares the service with its full middleware stack (request IDs, access log,
-// metrics, recovery, the real server's timeouts) against a bare net/http handler that answers
-// the same JSON, both in this process on loopback, loaded by the Go load generator below.
+// serveCase compares the service, the binary build:all makes with its full middleware stack
+// (request IDs, access log, metrics, recovery, the real server's timeouts), against a bare
+// net/http handler that answers the same JSON (./bare). Each runs as a process of its own on
+// loopback, loaded by the Go load generator below.
 func serveCase(ctx context.Context, b *bencher) ([]Result, error) {
-	r := Result{Case: "serve", Title: fmt.Sprintf("GET %s on loopback, %d keep-alive connections, %d requests a run (after %d warm-up), server and load generator in one process",
+	r := Result{Case: "serve", Title: fmt.Sprintf("GET %s on loopback, %d keep-alive connections, %d requests a run (after %d warm-up), each server a process of its own",
 		servePath, serveConns(), serveRequests, serveWarmup)}
-	full, stopFull, err := startFullStack(ctx)
+	fmt.Fprintln(b.out, "  building the service and the bare server (not timed)")
+	full, stopFull, err := b.startServer(ctx, "service", "", "/readyz",
+		// No drain delay: nothing to drain from when the bench stops it.
+		"--drain-delay", "0s")
 	if err != nil {
 		return []Result{r}, err
 	}
-	defer stopFull()
-	bare, stopBare, err := startBare()
+	defer func() { _ = stopFull() }()
+	bare, stopBare, err := b.startServer(ctx, "bare server", bareMain, servePath)
 	if err != nil {
 		return []Result{r}, err
 	}
-	defer stopBare()
+	defer func() { _ = stopBare() }()
 	cs := []contender{
 		{name: "full middleware stack", role: "subject", run: func(ctx context.Context, _ int) (map[string]float64, error) {
 			return load(ctx, full+servePath, serveConns(), serveWarmup, serveRequests)
@@ -57,46 +58,42 @@ func serveCase(ctx context.Context, b *bencher) ([]Result, error) {
 	if r.Series, err = measure(ctx, b.out, b.o.Reps, cs, serveUnits); err != nil {
 		return []Result{r}, err
 	}
+	if err := errors.Join(stopFull(), stopBare()); err != nil {
+		return []Result{r}, err
+	}
 	r.ratioGoal("full stack ≥ 0.85× bare req/s", cs[0].name, cs[1].name, "req/s", 0.85, false)
-	r.Notes = append(r.Notes, "The full stack encodes its JSON access log as in production but writes it to io.Discard: what a terminal or log collector reading stdout costs is left out.")
+	r.Notes = append(r.Notes, "The service writes its JSON access log, as in production, to a file in the bench's scratch directory: a write per request, as to a container runtime's log.")
 	return []Result{r}, nil
 }
 
-// startFullStack runs internal/server as cmd/slipway does, with the defaults and no drain
-// delay (nothing to drain from when the bench stops it). It returns the base URL.
-func startFullStack(ctx context.Context) (string, func(), error) {
-	env := map[string]string{config.EnvPrefix + "DRAIN_DELAY": "0s"}
-	cfg, err := config.Parse("slipway", nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		return "", nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	s := server.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: cfg.LogLevel})))
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = s.Serve(sctx, ln, nil); close(done) }()
-	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
-}
+// bareMain is the serve case's limit, a main package of this module.
+const bareMain = "./internal/pipeline/bench/bare"
 
-// startBare serves the same answer from a plain handler on a plain mux: the limit.
-func startBare() (string, func(), error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/greet", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"message": "Hello, " + r.URL.Query().Get("name") + "!"})
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startServer builds main (the service's when empty) for this machine, starts it with
+// --addr on a free loopback port and args, and waits until readyPath answers 200. It returns
+// the base URL and a stop function (SIGTERM; an unclean stop is an error) that may be called
+// more than once.
+func (b *bencher) startServer(ctx context.Context, name, main, readyPath string, args ...string) (string, func() error, error) {
+	bin, err := b.binary(ctx, platform.Host(), main)
 	if err != nil {
 		return "", nil, err
 	}
-	// The real server's timeouts, so the listener setup is not what differs.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: server.ReadTimeout,
-		WriteTimeout: server.WriteTimeout, IdleTimeout: server.IdleTimeout, MaxHeaderBytes: server.MaxHeaderBytes}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p, err := startProcess(ctx, name, bin.Path+".log", bin.Path, append([]string{"--addr", addr}, args...)...)
+	if err != nil {
+		return "", nil, err
+	}
+	stop := sync.OnceValue(func() error { return p.stop(addr, 10*time.Second) })
+	url := "http://" + addr
+	if err := p.waitReady(ctx, url+readyPath, 30*time.Second); err != nil {
+		_ = stop()
+		return "", nil, err
+	}
+	return url, stop, nil
 }
 
 // load sends warmup and then n GET requests to url over conns connections, each connection one

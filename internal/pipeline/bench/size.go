@@ -4,17 +4,22 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
+	"github.com/slipway-dev/slipway/internal/pipeline/image"
 )
 
 // naiveDockerfile is what a first Dockerfile often looks like: one stage, the Go image, the
-// source and the build; compiler, module cache and build cache all ship in the image.
+// source and the build; compiler, module cache and build cache all ship in the image. The
+// module proxy comes as docker:source passes it, a secret (it may carry credentials).
 const naiveDockerfile = `ARG GO_IMAGE
 FROM ${GO_IMAGE}
 WORKDIR /src
-ARG GOPROXY
 COPY . .
 ARG LDFLAGS
-RUN CGO_ENABLED=0 GOFLAGS= go build -trimpath -buildvcs=false -ldflags "${LDFLAGS}" -o /usr/local/bin/slipway ./cmd/slipway
+RUN --mount=type=secret,id=goproxy \
+    if [ -s /run/secrets/goproxy ]; then export GOPROXY="$(cat /run/secrets/goproxy)"; fi; \
+    CGO_ENABLED=0 GOFLAGS= go build -trimpath -buildvcs=false -ldflags "${LDFLAGS}" -o /usr/local/bin/slipway ./cmd/slipway
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/slipway"]
@@ -47,19 +52,11 @@ func sizeCase(ctx context.Context, b *bencher) ([]Result, error) {
 	add("Alpine image (Dockerfile)", "peer", alpine.Size)
 
 	fmt.Fprintln(b.out, "  naive single-stage golang image")
-	dir, err := b.scratch("naive-")
+	o, err := b.naiveBuild(ctx)
 	if err != nil {
 		return []Result{r}, err
 	}
-	df, err := writeFile(dir, "Dockerfile", naiveDockerfile)
-	if err != nil {
-		return []Result{r}, err
-	}
-	args, err := b.sourceArgs(ctx)
-	if err != nil {
-		return []Result{r}, err
-	}
-	naive, err := b.buildDockerfile(ctx, df, b.o.Root, "naive", args)
+	naive, err := b.buildDockerfile(ctx, o)
 	if err != nil {
 		return []Result{r}, err
 	}
@@ -73,4 +70,23 @@ func sizeCase(ctx context.Context, b *bencher) ([]Result, error) {
 			"their sizes differ from upstream distroless, Alpine and golang images.")
 	}
 	return []Result{r}, nil
+}
+
+// naiveBuild is the build of naiveDockerfile from the checkout: docker:source's, with the
+// -ldflags of build:all.
+func (b *bencher) naiveBuild(ctx context.Context) (image.BuildOptions, error) {
+	dir, err := b.scratch("naive-")
+	if err != nil {
+		return image.BuildOptions{}, err
+	}
+	df, err := writeFile(dir, "Dockerfile", naiveDockerfile)
+	if err != nil {
+		return image.BuildOptions{}, err
+	}
+	o, err := b.sourceBuild(ctx, df, b.o.Root, "naive")
+	if err != nil {
+		return o, err
+	}
+	o.Args["LDFLAGS"], err = gobuild.LDFlags(b.local.Stamp)
+	return o, err
 }

@@ -5,26 +5,18 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
-// The no-op image: a static program that exits at once, FROM scratch (nothing to pull).
-const (
-	noopMain       = "package main\n\nfunc main() {}\n"
-	noopDockerfile = "FROM scratch\nCOPY noop /noop\nUSER 65532:65532\nENTRYPOINT [\"/noop\"]\n"
-)
-
-// runFlags are image.Start's hardening flags, so that both contenders pay for the same
-// container setup (read-only root, tmpfs, no capabilities) and a published port.
-var runFlags = []string{
-	"--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,size=16m", "--cap-drop=ALL",
-	"--security-opt=no-new-privileges", "--user", "65532:65532",
-}
+// noopDockerfile is the no-op image: ./noop, a static program that exits at once, FROM scratch
+// (nothing to pull). gobuild names every binary after the service.
+const noopDockerfile = "FROM scratch\nCOPY " + project.Name + " /noop\nUSER 65532:65532\nENTRYPOINT [\"/noop\"]\n"
 
 // startCase times `docker run --detach` of the distroless image until /readyz answers 200
 // against `docker run --detach` of a no-op static image, which returns once the engine has
@@ -56,48 +48,44 @@ func startCase(ctx context.Context, b *bencher) ([]Result, error) {
 
 // noopImage builds slipway-bench:noop and returns its reference.
 func (b *bencher) noopImage(ctx context.Context) (string, error) {
-	dir, err := b.scratch("noop-")
+	bin, err := b.binary(ctx, hostLinux(), "./internal/pipeline/bench/noop")
 	if err != nil {
 		return "", err
 	}
-	if _, err := writeFile(dir, "main.go", noopMain); err != nil {
-		return "", err
-	}
-	if _, err := writeFile(dir, "go.mod", "module noop\n\ngo 1.22\n"); err != nil {
-		return "", err
-	}
-	env := append(gobuild.Env(hostLinux()), "GOWORK=off")
-	if err := (run.Cmd{Dir: dir, Env: env}).Run(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", "noop", "."); err != nil {
+	dir, err := b.scratch("noop-")
+	if err != nil {
 		return "", err
 	}
 	df, err := writeFile(dir, "Dockerfile", noopDockerfile)
 	if err != nil {
 		return "", err
 	}
-	if _, err := b.buildDockerfile(ctx, df, dir, "noop", nil); err != nil {
+	ref := imageRepo + ":noop"
+	if _, err := b.buildDockerfile(ctx, image.BuildOptions{
+		Dockerfile: df, Context: filepath.Dir(bin.Path), Platform: hostLinux().String(), Tags: []string{ref},
+	}); err != nil {
 		return "", err
 	}
-	return imageRepo + ":noop", nil
+	return ref, nil
 }
 
-// startOnce times one detached container until docker run returns and, with ready, until
-// /readyz is 200. The container is removed afterwards, outside the time.
+// startOnce times one detached container, started as docker:run starts it (hardened, the port
+// published on loopback), until docker run returns and, with ready, until /readyz is 200. The
+// container is removed afterwards, outside the time.
 func startOnce(ctx context.Context, ref string, rep int, ready bool) (map[string]float64, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("%s-start-%d-%d", imageRepo, rep+1, time.Now().UnixNano()%1e6)
-	args := append([]string{"run", "--detach", "--name", name}, runFlags...)
-	args = append(args, "--publish", fmt.Sprintf("127.0.0.1:%d:%d", port, image.ContainerPort), ref)
-	defer func() { _ = image.Remove(context.WithoutCancel(ctx), name) }()
+	o := image.RunOptions{Image: ref, Name: fmt.Sprintf("%s-start-%d-%d", imageRepo, rep+1, time.Now().UnixNano()%1e6), Port: port}
+	defer func() { _ = image.Remove(context.WithoutCancel(ctx), o.Name) }()
 	t0 := time.Now()
-	if err := run.Run(ctx, "docker", args...); err != nil {
+	if err := run.Run(ctx, "docker", o.Args()...); err != nil {
 		return nil, err
 	}
 	if ready {
 		if err := pollReady(ctx, "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz", 30*time.Second); err != nil {
-			return nil, fmt.Errorf("container %s: %w; see `docker logs %s` while it runs", name, err, name)
+			return nil, fmt.Errorf("container %s: %w; see `docker logs %s` while it runs", o.Name, err, o.Name)
 		}
 	}
 	return map[string]float64{"time": time.Since(t0).Seconds()}, nil

@@ -3,13 +3,14 @@ package image
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
@@ -87,6 +88,40 @@ type BuildOptions struct {
 	Progress io.Writer // BuildKit's plain progress: which steps ran and which were CACHED
 }
 
+// Command is the `docker buildx build` command line (without "docker") that Build runs,
+// writing the image ID to iidfile, and the environment it adds for the docker process: the
+// secrets' values, which are never in args (`ps` shows those to every user of the machine).
+func (o BuildOptions) Command(iidfile string) (args, env []string) {
+	args = []string{"buildx", "build", "--builder", "default", "--load", "--progress", "plain",
+		"--platform", o.Platform, "-f", o.Dockerfile, "--iidfile", iidfile}
+	for _, t := range o.Tags {
+		args = append(args, "-t", t)
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Args)) {
+		args = append(args, "--build-arg", k+"="+o.Args[k])
+	}
+	for _, id := range slices.Sorted(maps.Keys(o.Secrets)) {
+		v := "BUILD_SECRET_" + strings.ToUpper(id) // for the docker process only
+		args = append(args, "--secret", "id="+id+",env="+v)
+		env = append(env, v+"="+o.Secrets[id])
+	}
+	return append(args, o.Context), env
+}
+
+// cacheMount matches one `--mount=type=cache,...` of a RUN instruction, with the line
+// continuation that follows it, so the RUN still reads as one command without it.
+var cacheMount = regexp.MustCompile(`--mount=type=cache,\S*\s*(\\\n\s*)?`)
+
+// WithoutCacheMounts is a Dockerfile with its BuildKit cache mounts removed and its other
+// mounts (secrets) kept: the same build in which every RUN starts from what the image layers
+// hold. The bench and the end-to-end test compare the two.
+func WithoutCacheMounts(dockerfile string) (string, error) {
+	if !cacheMount.MatchString(dockerfile) {
+		return "", errors.New("the Dockerfile has no RUN --mount=type=cache: nothing to compare without them")
+	}
+	return cacheMount.ReplaceAllString(dockerfile, ""), nil
+}
+
 // Build builds and loads the image and returns its ID.
 func Build(ctx context.Context, o BuildOptions) (string, error) {
 	if err := CheckBuildx(ctx); err != nil {
@@ -98,26 +133,7 @@ func Build(ctx context.Context, o BuildOptions) (string, error) {
 	}
 	iid.Close()
 	defer os.Remove(iid.Name())
-	args := []string{"buildx", "build", "--builder", "default", "--load", "--progress", "plain",
-		"--platform", o.Platform, "-f", o.Dockerfile, "--iidfile", iid.Name()}
-	for _, t := range o.Tags {
-		args = append(args, "-t", t)
-	}
-	keys := make([]string, 0, len(o.Args))
-	for k := range o.Args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--build-arg", k+"="+o.Args[k])
-	}
-	var env []string
-	for _, id := range slices.Sorted(maps.Keys(o.Secrets)) {
-		v := "BUILD_SECRET_" + strings.ToUpper(id) // for the docker process only
-		args = append(args, "--secret", "id="+id+",env="+v)
-		env = append(env, v+"="+o.Secrets[id])
-	}
-	args = append(args, o.Context)
+	args, env := o.Command(iid.Name())
 	if err := (run.Cmd{Env: env, Stdout: o.Progress, Stderr: o.Progress}).Run(ctx, "docker", args...); err != nil {
 		return "", fmt.Errorf("docker build of %s failed: %w", o.Dockerfile, err)
 	}

@@ -43,8 +43,9 @@ type Container struct {
 	URL  string // http://127.0.0.1:<port>
 }
 
-// Start runs o.Image detached, hardened, with the port published on loopback.
-func Start(ctx context.Context, o RunOptions) (*Container, error) {
+// Args is the `docker run` command line (without "docker") that Start runs: detached,
+// hardened, the port published on loopback. The bench times it as it is.
+func (o RunOptions) Args() []string {
 	args := append([]string{"run", "--detach", "--name", o.Name}, hardening...)
 	if o.Platform != "" {
 		args = append(args, "--platform", o.Platform)
@@ -53,8 +54,12 @@ func Start(ctx context.Context, o RunOptions) (*Container, error) {
 	for _, e := range o.Env {
 		args = append(args, "--env", e)
 	}
-	args = append(args, o.Image)
-	if err := run.Run(ctx, "docker", args...); err != nil {
+	return append(args, o.Image)
+}
+
+// Start runs o.Image detached, hardened, with the port published on loopback.
+func Start(ctx context.Context, o RunOptions) (*Container, error) {
+	if err := run.Run(ctx, "docker", o.Args()...); err != nil {
 		if strings.Contains(err.Error(), "is already in use") {
 			return nil, fmt.Errorf("a container named %s exists already (a detached run?): stop it with `mage docker:stop`", o.Name)
 		}

@@ -100,28 +100,37 @@ func (l *Local) Distroless(ctx context.Context, binary, arch string) (Info, erro
 
 // FromSource builds the multi-stage Dockerfile for linux/arch, tagged <repo>:dev-alpine (SourceTag).
 func (l *Local) FromSource(ctx context.Context, arch string) (Info, error) {
-	builder, err := l.resolve(ctx, Go)
+	o, err := l.SourceBuild(ctx, arch)
 	if err != nil {
 		return Info{}, err
 	}
+	return l.build(ctx, o, o.Tags[0])
+}
+
+// SourceBuild is FromSource's build: the base images resolved, the version stamped, the module
+// proxy as a secret. The bench builds its variants of the Dockerfile with it.
+func (l *Local) SourceBuild(ctx context.Context, arch string) (BuildOptions, error) {
+	builder, err := l.resolve(ctx, Go)
+	if err != nil {
+		return BuildOptions{}, err
+	}
 	runtime, err := l.resolve(ctx, Alpine)
 	if err != nil {
-		return Info{}, err
+		return BuildOptions{}, err
 	}
 	// The build machine's module proxy setting, for machines that must use an internal one.
 	goproxy, err := run.Output(ctx, "go", "env", "GOPROXY")
 	if err != nil {
-		return Info{}, err
+		return BuildOptions{}, err
 	}
-	tag := l.Repo + ":dev-alpine"
-	return l.build(ctx, BuildOptions{
+	return BuildOptions{
 		Dockerfile: filepath.Join(l.Root, "Dockerfile"),
 		Context:    l.Root,
 		Platform:   "linux/" + arch,
-		Tags:       []string{tag},
+		Tags:       []string{l.Repo + ":dev-alpine"},
 		Args:       l.stampArgs(map[string]string{"GO_IMAGE": builder, "RUNTIME_IMAGE": runtime}),
 		Secrets:    map[string]string{"goproxy": goproxy},
-	}, tag)
+	}, nil
 }
 
 func (l *Local) build(ctx context.Context, o BuildOptions, name string) (Info, error) {

@@ -36,31 +36,18 @@ type inputs struct {
 // prepare reads the version and build settings, the git state and the tools, and checks
 // .goreleaser.yaml against build:all, all before anything is built.
 func prepare(ctx context.Context, o Options) (inputs, error) {
-	in := inputs{root: o.Root, state: ReadState(o.Offline)}
 	if d := project.DistDir(o.Root); filepath.Clean(d) != filepath.Join(o.Root, "dist") {
-		return in, fmt.Errorf("SLIPWAY_DIST=%s: goreleaser always writes to dist/ (.goreleaser.yaml cannot template it); unset SLIPWAY_DIST to release", d)
+		return inputs{}, fmt.Errorf("SLIPWAY_DIST=%s: goreleaser always writes to dist/ (.goreleaser.yaml cannot template it); unset SLIPWAY_DIST to release", d)
 	}
-	bs, err := buildSettings(ctx, o.Root)
+	in, bs, err := buildInputs(ctx, o.Root)
 	if err != nil {
 		return in, err
 	}
 	if err := CheckConfig(o.Root, bs.platforms); err != nil {
 		return in, err
 	}
-	in.version, in.build, in.epoch, in.platforms = strings.TrimPrefix(bs.version, "v"), bs.env, bs.epoch, bs.platforms
-	in.tag = "v" + in.version
+	in.state = ReadState(o.Offline)
 	in.state.Tag, in.state.Dirty = bs.exactTag, bs.dirty
-
-	// goreleaser reads the project's URL from the git remote and stops without one; a fresh
-	// local repository has none, so name the module's home instead (git config from the
-	// environment: the repository itself is not touched).
-	if _, err := (run.Cmd{Dir: o.Root}).Output(ctx, "git", "remote", "get-url", "origin"); err != nil {
-		url, err := moduleURL(o.Root)
-		if err != nil {
-			return in, err
-		}
-		in.gitEnv = []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=remote.origin.url", "GIT_CONFIG_VALUE_0=" + url}
-	}
 
 	for name, dst := range map[string]*string{"goreleaser": &in.goreleaser, "cosign": &in.cosign, "trivy": &in.trivy, "crane": &in.crane} {
 		if *dst, err = tools.Path(ctx, o.Root, name); err != nil {
@@ -68,6 +55,45 @@ func prepare(ctx context.Context, o Options) (inputs, error) {
 		}
 	}
 	return in, nil
+}
+
+// buildInputs are the inputs of a goreleaser build of the checkout at root: the build
+// settings and the git remote.
+func buildInputs(ctx context.Context, root string) (inputs, settings, error) {
+	bs, err := buildSettings(ctx, root)
+	if err != nil {
+		return inputs{}, bs, err
+	}
+	in := inputs{root: root, version: strings.TrimPrefix(bs.version, "v"), build: bs.env, epoch: bs.epoch, platforms: bs.platforms}
+	in.tag = "v" + in.version
+	in.gitEnv, err = GitRemoteEnv(ctx, root)
+	return in, bs, err
+}
+
+// GitRemoteEnv names the module's home as the git remote "origin" when the checkout at root
+// has none, as git configuration in environment variables (the repository itself is not
+// touched): goreleaser reads the project's URL from the remote and stops without one, and a
+// fresh local repository has none. It is nil when there is a remote.
+func GitRemoteEnv(ctx context.Context, root string) ([]string, error) {
+	if _, err := (run.Cmd{Dir: root}).Output(ctx, "git", "remote", "get-url", "origin"); err == nil {
+		return nil, nil
+	}
+	url, err := moduleURL(root)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=remote.origin.url", "GIT_CONFIG_VALUE_0=" + url}, nil
+}
+
+// GoreleaserBuildEnv is the environment the release runs goreleaser in, as `goreleaser build`
+// of the checkout at root needs it: goreleaserEnv without the tools on PATH, which only its
+// sboms and signs use. The bench's goreleaser contender builds with it.
+func GoreleaserBuildEnv(ctx context.Context, root string) ([]string, error) {
+	in, _, err := buildInputs(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	return in.buildEnv(false), nil
 }
 
 // ensureTools builds the release's pinned tools that are missing (first use), with progress.
@@ -86,12 +112,17 @@ func ensureTools(ctx context.Context, o Options) (string, error) {
 // goreleaserEnv is what .goreleaser.yaml reads (see its header), less the signing identity and
 // the image settings, which depend on the phase.
 func (in inputs) goreleaserEnv(publish bool) []string {
+	// goreleaser's sboms and signs find trivy and cosign on PATH.
+	return append(in.buildEnv(publish),
+		"PATH="+filepath.Dir(in.trivy)+string(os.PathListSeparator)+filepath.Dir(in.cosign)+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// buildEnv is the part of goreleaserEnv its builds read.
+func (in inputs) buildEnv(publish bool) []string {
 	env := append([]string{
 		"GORELEASER_CURRENT_TAG=" + in.tag,
 		fmt.Sprintf("SLIPWAY_PUBLISH=%t", publish),
 		"SOURCE_DATE_EPOCH=" + in.epoch,
-		// goreleaser's sboms and signs find trivy and cosign on PATH.
-		"PATH=" + filepath.Dir(in.trivy) + string(os.PathListSeparator) + filepath.Dir(in.cosign) + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}, in.build...)
 	return append(env, in.gitEnv...)
 }

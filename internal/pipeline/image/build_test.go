@@ -1,8 +1,9 @@
-package bench
+package image
 
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,11 +14,11 @@ func TestWithoutCacheMounts(t *testing.T) {
 	in := "RUN --mount=type=cache,target=/go/pkg/mod \\\n    go mod download\n" +
 		"RUN --mount=type=cache,target=/go/pkg/mod \\\n    --mount=type=cache,target=/root/.cache/go-build \\\n    CGO_ENABLED=0 go build \\\n      -o /out/x .\n"
 	want := "RUN go mod download\nRUN CGO_ENABLED=0 go build \\\n      -o /out/x .\n"
-	got, err := withoutCacheMounts(in)
+	got, err := WithoutCacheMounts(in)
 	if err != nil || got != want {
 		t.Errorf("got %q, %v\nwant %q", got, err, want)
 	}
-	if _, err := withoutCacheMounts("FROM x\nRUN go build\n"); err == nil {
+	if _, err := WithoutCacheMounts("FROM x\nRUN go build\n"); err == nil {
 		t.Error("a Dockerfile without cache mounts was accepted")
 	}
 }
@@ -32,7 +33,7 @@ func TestWithoutCacheMountsOnTheDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := withoutCacheMounts(string(data))
+	got, err := WithoutCacheMounts(string(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,5 +45,21 @@ func TestWithoutCacheMountsOnTheDockerfile(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("stripped Dockerfile lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// A secret's value reaches docker through its environment only, never its command line.
+func TestBuildCommandKeepsSecretsOffTheCommandLine(t *testing.T) {
+	const value = "https://user:t0ken@proxy.example.com/go"
+	args, env := BuildOptions{Dockerfile: "Dockerfile", Context: ".", Platform: "linux/amd64", Tags: []string{"x:dev"},
+		Args: map[string]string{"VERSION": "v1"}, Secrets: map[string]string{"goproxy": value}}.Command("/tmp/iid")
+	if strings.Contains(strings.Join(args, " "), "t0ken") {
+		t.Errorf("the secret is on the command line: %q", args)
+	}
+	if !slices.Contains(args, "id=goproxy,env=BUILD_SECRET_GOPROXY") || !slices.Contains(env, "BUILD_SECRET_GOPROXY="+value) {
+		t.Errorf("the secret is not passed: args %q, env %q", args, env)
+	}
+	if !slices.Contains(args, "VERSION=v1") || args[len(args)-1] != "." {
+		t.Errorf("build arguments or context missing: %q", args)
 	}
 }

@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The serve case's servers run as processes: the bare one is built, answers, and stops cleanly
+// on SIGTERM, leaving nothing on its port.
+func TestServerRunsAsAProcessAndStopsOnSIGTERM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGTERM")
+	}
+	ctx := context.Background()
+	b := &bencher{work: t.TempDir()}
+	url, stop, err := b.startServer(ctx, "bare server", bareMain, servePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(url + servePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"message":"Hello, Ada!"}`; strings.TrimSpace(string(body)) != want {
+		t.Errorf("got %q, want %q", body, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(url + servePath); err == nil {
+		t.Error("the server still answers after stop")
+	}
+}
+
+func shProcess(t *testing.T, script string) *process {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("sh and SIGTERM")
+	}
+	p, err := startProcess(context.Background(), "test server", filepath.Join(t.TempDir(), "log"), "sh", "-c", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestStopFailsWhenSIGTERMIsIgnored(t *testing.T) {
+	p := shProcess(t, "trap '' TERM; echo ignoring; while :; do sleep 0.1; done")
+	time.Sleep(200 * time.Millisecond) // the trap is set
+	err := p.stop("", 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "did not exit within 300ms of SIGTERM") || !strings.Contains(err.Error(), "ignoring") {
+		t.Errorf("got %v", err)
+	}
+	select {
+	case <-p.exited:
+	default:
+		t.Error("the process was not killed")
+	}
+}
+
+func TestStopFailsOnAnUncleanExit(t *testing.T) {
+	p := shProcess(t, "trap 'exit 4' TERM; while :; do sleep 0.1; done")
+	time.Sleep(200 * time.Millisecond)
+	if err := p.stop("", 5*time.Second); err == nil || !strings.Contains(err.Error(), "exit status 4") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestWaitReadyFailsAtOnceWhenTheProcessExits(t *testing.T) {
+	p := shProcess(t, "echo no such setting >&2; exit 2")
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	err = p.waitReady(context.Background(), "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz", time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(err.Error(), "no such setting") {
+		t.Errorf("got %v", err)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("took %s: waitReady did not notice the exit", d)
+	}
+}
+
+// Exiting is not enough: whatever still listens on the server's address fails the stop.
+func TestStopFailsWhenTheAddressStillAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := shProcess(t, "trap 'exit 0' TERM; while :; do sleep 0.1; done")
+	time.Sleep(200 * time.Millisecond)
+	if err := p.stop(ln.Addr().String(), 5*time.Second); err == nil || !strings.Contains(err.Error(), "still accepts connections") {
+		t.Errorf("got %v", err)
+	}
+}
