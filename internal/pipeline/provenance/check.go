@@ -49,7 +49,7 @@ func Check(data []byte, want Expect) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("provenance check: no expected %s given", strings.Join(missing, ", "))
 	}
-	payload, err := statementBytes(data)
+	payload, err := Payload(data)
 	if err != nil {
 		return err
 	}
@@ -125,9 +125,9 @@ func Check(data []byte, want Expect) error {
 	return errors.Join(errs...)
 }
 
-// statementBytes unwraps a DSSE envelope or a Sigstore bundle; anything else is taken for the
-// statement itself.
-func statementBytes(data []byte) ([]byte, error) {
+// Payload unwraps a DSSE envelope or a Sigstore bundle to the in-toto statement it carries, as
+// signed; anything else is taken for the statement itself.
+func Payload(data []byte) ([]byte, error) {
 	var doc struct {
 		PayloadType  string    `json:"payloadType"`
 		Payload      string    `json:"payload"`

@@ -90,6 +90,14 @@ func GovulncheckIn(dir string, offline bool) func(context.Context, io.Writer) (S
 		if err != nil {
 			return Status{}, err
 		}
+		return GovulncheckResult(r)(ctx, out)
+	}
+}
+
+// GovulncheckResult is the verdict beside Trivy's from a govulncheck run already made: a release
+// runs it once, before the gate, for the VEX document the gate then reads.
+func GovulncheckResult(r quality.VulnResult) func(context.Context, io.Writer) (Status, error) {
+	return func(_ context.Context, out io.Writer) (Status, error) {
 		r.Report(out)
 		switch {
 		case !r.Ran:

@@ -75,14 +75,15 @@ func TestGateVerdict(t *testing.T) {
 	}
 }
 
-// What the ignore list hid is listed as suppressed, with its statement, never as failing; a
-// check that passed is no finding at all.
+// What the ignore list or a VEX document hid is listed as suppressed, with its statement, never
+// as failing; a check that passed is no finding at all.
 func TestJudgeReadsSuppressedAndSkipsPassedChecks(t *testing.T) {
 	tg, configs, err := judge("source", filepath.Join("testdata", "trivy", "accepted.json"), []string{"HIGH", "CRITICAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tg.Suppressed) != 1 || tg.Suppressed[0].ID != "GHSA-aaaa-bbbb-cccc" || !strings.Contains(tg.Suppressed[0].Title, "never registered") {
+	if len(tg.Suppressed) != 2 || tg.Suppressed[0].ID != "GHSA-aaaa-bbbb-cccc" || !strings.Contains(tg.Suppressed[0].Title, "never registered") ||
+		tg.Suppressed[1].ID != "GHSA-dddd-eeee-ffff" || tg.Suppressed[1].Title != "not_affected per dist/slipway_1.0.0.vex.json (vulnerable_code_not_in_execute_path)" {
 		t.Errorf("suppressed: %+v", tg.Suppressed)
 	}
 	if len(configs) != 0 {

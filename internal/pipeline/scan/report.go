@@ -50,10 +50,10 @@ type trivyReport struct {
 		Licenses []struct {
 			Name, Severity, PkgName, FilePath, Category string
 		}
-		// Findings the ignore list suppressed (--show-suppressed).
+		// Findings the ignore list or a VEX document suppressed (--show-suppressed).
 		ModifiedFindings []struct {
-			Type, Status, Statement string
-			Finding                 struct{ VulnerabilityID, ID, RuleID, Name string }
+			Type, Status, Statement, Source string
+			Finding                         struct{ VulnerabilityID, ID, RuleID, Name string }
 		} `json:"ExperimentalModifiedFindings"`
 	}
 }
@@ -112,11 +112,16 @@ func parseReport(path string) (parsed, error) {
 			p.findings = append(p.findings, Finding{"license", l.Name, l.Severity, fmt.Sprintf("%s (%s)", what, res.Target), l.Category})
 		}
 		for _, m := range res.ModifiedFindings {
-			if m.Status != "ignored" {
+			// "ignored": the ignore list; "not_affected" (or "fixed"): a VEX statement.
+			if m.Status != "ignored" && m.Status != "not_affected" && m.Status != "fixed" {
 				continue
 			}
 			id := m.Finding.VulnerabilityID + m.Finding.ID + m.Finding.RuleID + m.Finding.Name
-			p.suppressed = append(p.suppressed, Finding{Scanner: scannerOfFinding(m.Type), ID: id, What: res.Target, Title: m.Statement})
+			why := m.Statement
+			if m.Status != "ignored" {
+				why = fmt.Sprintf("%s per %s (%s)", m.Status, m.Source, m.Statement) // a VEX justification
+			}
+			p.suppressed = append(p.suppressed, Finding{Scanner: scannerOfFinding(m.Type), ID: id, What: res.Target, Title: why})
 		}
 	}
 	return p, nil

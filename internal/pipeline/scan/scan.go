@@ -58,6 +58,10 @@ type Options struct {
 	// loopback registry (127.0.0.1:5000/slipway@sha256:...), or a `docker save` tarball or OCI
 	// layout directory.
 	Images []string
+	// VEX is an OpenVEX document Trivy applies to its vulnerability findings (a release's, made
+	// from govulncheck's reachability): a not_affected statement suppresses the finding it is
+	// about, an affected one leaves it failing. Empty: none.
+	VEX string
 	// Govulncheck runs govulncheck over the Go code and prints its findings to the writer
 	// (Defaults sets GovulncheckIn(Root)); nil leaves it out, and VulnScanned is then false.
 	Govulncheck func(context.Context, io.Writer) (Status, error)

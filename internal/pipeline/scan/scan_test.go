@@ -193,6 +193,30 @@ func TestFixtureDBMatchesPinnedTrivy(t *testing.T) {
 	}
 }
 
+// The VEX document goes to every run that scans for vulnerabilities, by a path from the root
+// (Trivy splits --vex at commas, which a checkout's path may hold), and to no other run; without
+// a database there is nothing for it to decide.
+func TestVEXGoesToTheVulnerabilityScans(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "a,b")
+	o := Options{Root: root, OutDir: filepath.Join(root, "dist", "scan"), VEX: filepath.Join(root, "dist", "slipway_1.0.0.vex.json"),
+		Images: []string{"127.0.0.1:5000/slipway@sha256:abc"}}
+	tr := trivy{root: root}
+	for _, tg := range tr.targets(o, true) {
+		i := slices.Index(tg.args, "--vex")
+		switch {
+		case tg.vuln && (i < 0 || tg.args[i+1] != filepath.Join("dist", "slipway_1.0.0.vex.json")):
+			t.Errorf("%s: args %q, want --vex dist/slipway_1.0.0.vex.json", tg.name, tg.args)
+		case !tg.vuln && i >= 0:
+			t.Errorf("%s scans no vulnerabilities but reads the VEX document: %q", tg.name, tg.args)
+		}
+	}
+	for _, tg := range tr.targets(o, false) {
+		if slices.Contains(tg.args, "--vex") {
+			t.Errorf("%s: --vex without a vulnerability database: %q", tg.name, tg.args)
+		}
+	}
+}
+
 func TestReportNames(t *testing.T) {
 	for in, want := range map[string]string{
 		"slipway:dev": "slipway_dev",

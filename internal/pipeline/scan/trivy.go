@@ -53,6 +53,9 @@ func (t trivy) targets(o Options, withVuln bool) []target {
 	artifact := []string{"--offline-scan", "--show-suppressed"}
 	if withVuln {
 		artifact = append(artifact, "--skip-db-update")
+		if o.VEX != "" {
+			artifact = append(artifact, "--vex", relative(o.Root, o.VEX))
+		}
 	}
 	// Not ours to scan: pinned tools and build state. Tools are development-only modules that
 	// never ship (Dependabot keeps them current); their dependency trees would drown the
@@ -97,6 +100,15 @@ func (t trivy) targets(o Options, withVuln bool) []target {
 		})
 	}
 	return ts
+}
+
+// relative names path from root, where Trivy runs, when it is inside: Trivy splits list flags
+// (--vex) at commas, and a checkout's absolute path may contain one.
+func relative(root, path string) string {
+	if rel, err := filepath.Rel(root, path); err == nil && filepath.IsAbs(path) && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 // imageSource picks where Trivy reads an image from, and never lets it fall through to a remote

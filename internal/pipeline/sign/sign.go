@@ -1,12 +1,14 @@
 // Package sign signs and verifies what a release ships, with cosign: files (the checksums file)
-// with Sigstore bundles, container images by digest in their registry, and SBOM attestations on
+// with Sigstore bundles, in-toto statements about files (provenance) as attestation bundles,
+// container images by digest in their registry, and attestations (SBOM, provenance, VEX) on
 // images.
 //
 // Two identities exist. A key (a path or a KMS URI in COSIGN_KEY, or the project-local pair in
 // .slipway/ that a local release generates on first use) signs without any network: no
 // transparency log, no signing config from Sigstore's TUF repository. Keyless signing (no key:
 // cosign gets a certificate for the CI job's OIDC identity) needs Fulcio and Rekor online;
-// verifying it needs the certificate identity and issuer. Every command line is built here, so
+// verifying it needs the certificate identity and issuer, and Sigstore's trusted root: from its
+// TUF repository online, or from a file (TrustedRoot) on a machine without network. Every command line is built here, so
 // the release, `mage verify` and the summary's "verify it yourself" commands cannot drift apart.
 package sign
 
@@ -150,6 +152,18 @@ func (s Signer) SignImage(ctx context.Context, ref string) error {
 	return nil
 }
 
+// AttestBlob signs an in-toto statement as is (its subjects name the files it is about) and
+// writes it, in a DSSE envelope with the signature, to a Sigstore bundle: one bundle can attest
+// many files.
+func (s Signer) AttestBlob(ctx context.Context, statement, bundle string) error {
+	args := append([]string{"attest-blob"}, s.Flags()...)
+	args = append(args, "--statement="+statement, "--bundle="+bundle)
+	if err := (run.Cmd{}).Run(ctx, s.Cosign, args...); err != nil {
+		return fmt.Errorf("attesting %s: %w", statement, err)
+	}
+	return nil
+}
+
 // Attest attaches a signed in-toto attestation (for example an SBOM, predicateType "cyclonedx")
 // to an image by digest.
 func (s Signer) Attest(ctx context.Context, ref, predicateType, predicate string) error {
@@ -172,6 +186,10 @@ type Verifier struct {
 	// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.2.3
 	// and https://token.actions.githubusercontent.com.
 	CertIdentity, CertIssuer string
+	// TrustedRoot is a Sigstore trusted-root file (the CAs, transparency logs and timestamp
+	// authorities keyless signatures chain to): given, cosign reads it instead of fetching
+	// Sigstore's from its TUF repository, so keyless verification needs no network.
+	TrustedRoot string
 }
 
 // Check reports a verifier that could not verify anything.
@@ -182,6 +200,10 @@ func (v Verifier) Check() error {
 	case v.Key == "" && (v.CertIdentity == "" || v.CertIssuer == ""):
 		return errors.New("nothing to verify against: give a public key, or both the certificate identity " +
 			"and the OIDC issuer of a keyless signature")
+	case v.TrustedRoot != "":
+		if _, err := os.Stat(v.TrustedRoot); err != nil {
+			return fmt.Errorf("the trusted root %s cannot be read (%w): give the path of a Sigstore trusted_root.json", v.TrustedRoot, err)
+		}
 	}
 	return nil
 }
@@ -189,10 +211,16 @@ func (v Verifier) Check() error {
 // flags are the trust options every verify command shares. A key is its own trust anchor and
 // local signatures have no transparency-log entry; keyless trust comes from Fulcio and Rekor.
 func (v Verifier) flags() []string {
+	var f []string
 	if v.Key != "" {
-		return []string{"--key=" + v.Key, "--insecure-ignore-tlog=true"}
+		f = []string{"--key=" + v.Key, "--insecure-ignore-tlog=true"}
+	} else {
+		f = []string{"--certificate-identity=" + v.CertIdentity, "--certificate-oidc-issuer=" + v.CertIssuer}
 	}
-	return []string{"--certificate-identity=" + v.CertIdentity, "--certificate-oidc-issuer=" + v.CertIssuer}
+	if v.TrustedRoot != "" {
+		f = append(f, "--trusted-root="+v.TrustedRoot)
+	}
+	return f
 }
 
 // BlobArgs is the cosign command line that verifies file against its bundle.
@@ -208,6 +236,13 @@ func (v Verifier) ImageArgs(ref string) []string {
 // AttestationArgs is the cosign command line that verifies an image's attestation of one type.
 func (v Verifier) AttestationArgs(ref, predicateType string) []string {
 	return append(append([]string{"verify-attestation"}, v.flags()...), "--type="+predicateType, ref)
+}
+
+// BlobAttestationArgs is the cosign command line that verifies bundle as an attestation of
+// predicateType about file: signed by the expected identity, with file's digest among the
+// statement's subjects.
+func (v Verifier) BlobAttestationArgs(file, bundle, predicateType string) []string {
+	return append(append([]string{"verify-blob-attestation"}, v.flags()...), "--type="+predicateType, "--bundle="+bundle, file)
 }
 
 // VerifyBlob fails unless bundle holds a valid signature of file by the expected identity.
@@ -238,18 +273,65 @@ func (v Verifier) VerifyImage(ctx context.Context, ref string) error {
 	return nil
 }
 
+// VerifyBlobAttestation fails unless bundle holds an attestation of predicateType about file by
+// the expected identity, and returns the bundle it verified (what is read is what was checked:
+// cosign verifies a private copy), for the caller to read the statement from.
+func (v Verifier) VerifyBlobAttestation(ctx context.Context, file, bundle, predicateType string) ([]byte, error) {
+	if err := v.Check(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(bundle)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s has no %s attestation: its bundle %s is missing", file, predicateType, bundle)
+	} else if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "attestation-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	copied := filepath.Join(tmp, filepath.Base(bundle))
+	if err := os.WriteFile(copied, data, 0o600); err != nil {
+		return nil, err
+	}
+	if err := (run.Cmd{}).Run(ctx, v.Cosign, v.BlobAttestationArgs(file, copied, predicateType)...); err != nil {
+		return nil, fmt.Errorf("%s: %s attestation %s does not verify (%s): %w", file, predicateType, bundle, v.trust(), err)
+	}
+	return data, nil
+}
+
 // VerifyAttestation fails unless the image carries a valid attestation of predicateType.
 func (v Verifier) VerifyAttestation(ctx context.Context, ref, predicateType string) error {
+	_, err := v.VerifiedAttestations(ctx, ref, predicateType)
+	return err
+}
+
+// VerifiedAttestations fails unless the image carries a valid attestation of predicateType, and
+// returns every one that verified: a DSSE envelope each, as cosign prints them.
+func (v Verifier) VerifiedAttestations(ctx context.Context, ref, predicateType string) ([][]byte, error) {
 	if err := v.Check(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := requireDigest(ref); err != nil {
-		return err
+		return nil, err
 	}
-	if err := (run.Cmd{}).Run(ctx, v.Cosign, v.AttestationArgs(ref, predicateType)...); err != nil {
-		return fmt.Errorf("image %s: %s attestation does not verify (%s): %w", ref, predicateType, v.trust(), err)
+	// cosign prints what it verified on stdout, one envelope a line, and its report on stderr.
+	var stderr strings.Builder
+	out, err := (run.Cmd{Stderr: &stderr}).Output(ctx, v.Cosign, v.AttestationArgs(ref, predicateType)...)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %s attestation does not verify (%s): %w", ref, predicateType, v.trust(), err)
 	}
-	return nil
+	var envs [][]byte
+	for line := range strings.Lines(out) {
+		if line = strings.TrimSpace(line); line != "" {
+			envs = append(envs, []byte(line))
+		}
+	}
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("image %s: cosign verified a %s attestation but printed none: %s", ref, predicateType, strings.TrimSpace(stderr.String()))
+	}
+	return envs, nil
 }
 
 func (v Verifier) trust() string {

@@ -2,8 +2,12 @@ package sign
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,6 +115,61 @@ func TestSignBlobVerifiesAndRejectsTamperingAndOtherKeys(t *testing.T) {
 	}
 }
 
+// One statement about two files, signed once: each file verifies against the bundle, a third
+// file (not a subject) does not, nor does another key; what comes back is the bundle verified.
+func TestAttestBlobCoversEverySubject(t *testing.T) {
+	cosign := toolstest.Installed(t, "cosign")
+	t.Setenv(PasswordEnv, "test-password")
+	ctx := context.Background()
+	dir := t.TempDir()
+	k := newKey(t, cosign, filepath.Join(dir, "ours"))
+	other := newKey(t, cosign, filepath.Join(dir, "theirs"))
+	var subjects []string
+	for _, name := range []string{"a.tar.gz", "b.zip", "c.tar.gz"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(name))
+		subjects = append(subjects, fmt.Sprintf(`{"name":%q,"digest":{"sha256":"%x"}}`, name, sum))
+	}
+	statement := filepath.Join(dir, "provenance.json")
+	doc := `{"_type":"https://in-toto.io/Statement/v1","subject":[` + strings.Join(subjects[:2], ",") +
+		`],"predicateType":"https://slsa.dev/provenance/v1","predicate":{"buildDefinition":{"buildType":"https://example.com/b"},"runDetails":{"builder":{"id":"https://example.com/builder"}}}}`
+	if err := os.WriteFile(statement, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundle := statement + ".sigstore.json"
+	if err := (Signer{Cosign: cosign, Key: k.Private}).AttestBlob(ctx, statement, bundle); err != nil {
+		t.Fatal(err)
+	}
+	ours := Verifier{Cosign: cosign, Key: k.Public}
+	for _, name := range []string{"a.tar.gz", "b.zip"} {
+		got, err := ours.VerifyBlobAttestation(ctx, filepath.Join(dir, name), bundle, "slsaprovenance1")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var b struct{ DSSEEnvelope struct{ Payload []byte } }
+		if err := json.Unmarshal(got, &b); err != nil || string(b.DSSEEnvelope.Payload) != doc {
+			t.Fatalf("%s: the verified bundle does not carry the statement as signed (%v): %s", name, err, got)
+		}
+	}
+	for name, c := range map[string]struct {
+		v            Verifier
+		file, type_  string
+		bundle, says string
+	}{
+		"a file the statement is not about": {ours, "c.tar.gz", "slsaprovenance1", bundle, "c.tar.gz: slsaprovenance1 attestation " + bundle + " does not verify (public key " + k.Public},
+		"another key":                       {Verifier{Cosign: cosign, Key: other.Public}, "a.tar.gz", "slsaprovenance1", bundle, "does not verify (public key " + other.Public},
+		"another predicate type":            {ours, "a.tar.gz", "openvex", bundle, "openvex attestation"},
+		"no bundle":                         {ours, "a.tar.gz", "slsaprovenance1", bundle + ".missing", "a.tar.gz has no slsaprovenance1 attestation: its bundle " + bundle + ".missing is missing"},
+	} {
+		_, err := c.v.VerifyBlobAttestation(ctx, filepath.Join(dir, c.file), c.bundle, c.type_)
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.says)
+		}
+	}
+}
+
 func TestVerifierNeedsExactlyOneTrustAnchor(t *testing.T) {
 	for _, v := range []Verifier{
 		{},
@@ -129,6 +188,18 @@ func TestVerifierNeedsExactlyOneTrustAnchor(t *testing.T) {
 	want := "verify-blob --certificate-identity=id --certificate-oidc-issuer=issuer --bundle=f.sigstore.json f"
 	if got != want {
 		t.Errorf("keyless BlobArgs = %q, want %q", got, want)
+	}
+
+	// A trusted-root file replaces Sigstore's TUF repository: it must exist, and every command
+	// passes it.
+	keyless.TrustedRoot = filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := keyless.Check(); err == nil || !strings.Contains(err.Error(), "the trusted root "+keyless.TrustedRoot+" cannot be read") {
+		t.Fatalf("Check with a missing trusted root: %v", err)
+	}
+	for _, args := range [][]string{keyless.BlobArgs("f", "b"), keyless.ImageArgs("r@sha256:x"), keyless.AttestationArgs("r@sha256:x", "openvex"), keyless.BlobAttestationArgs("f", "b", "slsaprovenance1")} {
+		if !slices.Contains(args, "--trusted-root="+keyless.TrustedRoot) {
+			t.Errorf("%q does not pass the trusted root", args)
+		}
 	}
 }
 
