@@ -154,16 +154,16 @@ func TestAttestBlobCoversEverySubject(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]struct {
-		v            Verifier
-		file, type_  string
-		bundle, says string
+		v              Verifier
+		file, predType string
+		bundle, says   string
 	}{
 		"a file the statement is not about": {ours, "c.tar.gz", "slsaprovenance1", bundle, "c.tar.gz: slsaprovenance1 attestation " + bundle + " does not verify (public key " + k.Public},
 		"another key":                       {Verifier{Cosign: cosign, Key: other.Public}, "a.tar.gz", "slsaprovenance1", bundle, "does not verify (public key " + other.Public},
 		"another predicate type":            {ours, "a.tar.gz", "openvex", bundle, "openvex attestation"},
 		"no bundle":                         {ours, "a.tar.gz", "slsaprovenance1", bundle + ".missing", "a.tar.gz has no slsaprovenance1 attestation: its bundle " + bundle + ".missing is missing"},
 	} {
-		_, err := c.v.VerifyBlobAttestation(ctx, filepath.Join(dir, c.file), c.bundle, c.type_)
+		_, err := c.v.VerifyBlobAttestation(ctx, filepath.Join(dir, c.file), c.bundle, c.predType)
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, c.says)
 		}
