@@ -19,12 +19,14 @@ import (
 type process struct {
 	name   string
 	cmd    run.Grouped
-	log    string        // its stdout and stderr
+	log    string        // its stderr
 	exited chan struct{} // closed once it has exited; err is then its exit
 	err    error
 }
 
-// startProcess starts bin with args, its output going to logPath.
+// startProcess starts bin with args, its stderr (where a bad setting or a panic is reported)
+// going to logPath. Its stdout, the service's access log, goes to the null device: writing it
+// somewhere costs what the machine's log collector costs, which is not the service's to measure.
 func startProcess(ctx context.Context, name, logPath, bin string, args ...string) (*process, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -32,7 +34,7 @@ func startProcess(ctx context.Context, name, logPath, bin string, args ...string
 	}
 	defer logf.Close() // the child has its own copy
 	cmd := run.Group(exec.CommandContext(ctx, bin, args...))
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stderr = logf // a nil Stdout is the null device
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -55,11 +57,11 @@ func (p *process) waitReady(ctx context.Context, url string, timeout time.Durati
 	err := pollReady(pctx, url, timeout)
 	select {
 	case <-p.exited:
-		return fmt.Errorf("%s exited before %s answered (%w); its output:\n%s", p.name, url, p.err, p.tail())
+		return fmt.Errorf("%s exited before %s answered (%w); its stderr:\n%s", p.name, url, p.err, p.tail())
 	default:
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w; its output:\n%s", p.name, err, p.tail())
+		return fmt.Errorf("%s: %w; its stderr:\n%s", p.name, err, p.tail())
 	}
 	return nil
 }
@@ -76,10 +78,10 @@ func (p *process) stop(addr string, grace time.Duration) error {
 	case <-time.After(grace):
 		_ = p.cmd.Process.Kill() // Grouped.Wait then kills the rest of its group
 		<-p.exited
-		return fmt.Errorf("%s did not exit within %s of SIGTERM, so it was killed; its output:\n%s", p.name, grace, p.tail())
+		return fmt.Errorf("%s did not exit within %s of SIGTERM, so it was killed; its stderr:\n%s", p.name, grace, p.tail())
 	}
 	if p.err != nil {
-		return fmt.Errorf("%s exited with %w after SIGTERM, want status 0; its output:\n%s", p.name, p.err, p.tail())
+		return fmt.Errorf("%s exited with %w after SIGTERM, want status 0; its stderr:\n%s", p.name, p.err, p.tail())
 	}
 	if addr == "" {
 		return nil
@@ -92,7 +94,7 @@ func (p *process) stop(addr string, grace time.Duration) error {
 	return nil
 }
 
-// tail is the end of the process's output, for messages.
+// tail is the end of the process's stderr, for messages.
 func (p *process) tail() string {
 	data, err := os.ReadFile(p.log)
 	if err != nil {

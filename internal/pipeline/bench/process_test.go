@@ -55,7 +55,7 @@ func shProcess(t *testing.T, script string) *process {
 }
 
 func TestStopFailsWhenSIGTERMIsIgnored(t *testing.T) {
-	p := shProcess(t, "trap '' TERM; echo ignoring; while :; do sleep 0.1; done")
+	p := shProcess(t, "trap '' TERM; echo ignoring >&2; while :; do sleep 0.1; done")
 	time.Sleep(200 * time.Millisecond) // the trap is set
 	err := p.stop("", 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "did not exit within 300ms of SIGTERM") || !strings.Contains(err.Error(), "ignoring") {
@@ -102,6 +102,27 @@ func TestStopFailsWhenTheAddressStillAnswers(t *testing.T) {
 	p := shProcess(t, "trap 'exit 0' TERM; while :; do sleep 0.1; done")
 	time.Sleep(200 * time.Millisecond)
 	if err := p.stop(ln.Addr().String(), 5*time.Second); err == nil || !strings.Contains(err.Error(), "still accepts connections") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// The service runs as the serve case runs it, and a setting it refuses is reported with its own
+// words, not as a readiness timeout.
+func TestServiceRunsAsAProcess(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGTERM")
+	}
+	ctx := context.Background()
+	b := &bencher{work: t.TempDir()}
+	_, stop, err := b.startServer(ctx, "service", "", "/readyz", "--drain-delay", "0s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	_, _, err = b.startServer(ctx, "service", "", "/readyz", "--drain-delay", "10h")
+	if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(err.Error(), "drain-delay") {
 		t.Errorf("got %v", err)
 	}
 }
