@@ -47,10 +47,11 @@ func TestBadConfigExits2WithOneLine(t *testing.T) {
 		{[]string{"--read-header-timeout=90s"}, nil, []string{"SLIPWAY_READ_HEADER_TIMEOUT", "1m30s", "1m0s"}},
 	} {
 		var stdout, stderr bytes.Buffer
+		bin := build(t) // before the deadline: a cold, loaded build may take longer than it
 		// A setting that slips through serves until killed: the deadline makes that a failure.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, build(t), append([]string{"serve"}, tc.args...)...)
+		cmd := exec.CommandContext(ctx, bin, append([]string{"serve"}, tc.args...)...)
 		cmd.Env = append([]string{"SLIPWAY_ADDR=127.0.0.1:0"}, tc.env...) // the later SLIPWAY_ADDR wins
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		_ = cmd.Run()
