@@ -354,7 +354,7 @@ type Release mg.Namespace
 // it publishes: built once, signed after the scan, verified, then promoted (images by digest,
 // tags last; the GitHub release a draft until made public last, with GITHUB_TOKEN). Otherwise it is a local release that still runs every stage: archives, checksums, SBOMs,
 // signatures with .slipway/cosign.key (password: COSIGN_PASSWORD), multi-platform images in the
-// loopback registry, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
+// loopback registry, SLSA provenance, the VEX document, the scan, a verification and a summary. SKIP=images,sbom,sign,scan,verify
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:full")()
@@ -394,11 +394,14 @@ func (Release) Check(ctx context.Context) error {
 
 // Release verifies the release in dist/ (alias: `mage verify`) against its signed list of
 // contents, dist/release.json: every file it lists, checksums.txt line for line and its
-// signature, an SBOM for every archive, and in their registries every image it lists, its tags,
-// platforms, signature and SBOM attestations; no images only if the list says so. It fails
-// naming each artifact that does not verify. It trusts .slipway/cosign.pub, or VERIFY_KEY (a
-// public key or KMS URI), or for a downloaded keyless release VERIFY_CERT_IDENTITY and
-// VERIFY_CERT_ISSUER (see the summary).
+// signature, an SBOM and SLSA provenance for every archive, and in their registries every image
+// it lists, its tags, platforms, signature, SBOM, provenance and VEX attestations; no images
+// only if the list says so. It fails naming each artifact that does not verify. It trusts
+// .slipway/cosign.pub, or VERIFY_KEY (a public key or KMS URI), or for a downloaded keyless
+// release VERIFY_CERT_IDENTITY and VERIFY_CERT_ISSUER (VERIFY_TRUSTED_ROOT: Sigstore's trusted
+// root from a file, with no network); the provenance must name this checkout's repository, its
+// HEAD and the signer or local builder, or VERIFY_SOURCE_REPOSITORY, VERIFY_SOURCE_COMMIT and
+// VERIFY_BUILDER_ID.
 func (Verify) Release(ctx context.Context) error {
 	root, err := project.Root()
 	if err != nil {

@@ -15,25 +15,45 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
+// vexModule and vexAdvisory are the fixture advisory a local release's VEX document must
+// neutralise: a module the checkout requires (the pipeline's, never in the service or the
+// images), whose vulnerable symbol nothing calls.
+const (
+	vexModule   = "github.com/package-url/packageurl-go"
+	vexAdvisory = "GHSA-slwy-vex0-0001"
+)
+
 // TestLocalRelease is `mage release` on a fresh clone, offline: every stage runs, the result
 // verifies, and each kind of tampering is caught. It takes minutes: seven platforms, two
-// images, SBOMs, signatures, the scan.
+// images, SBOMs, signatures, provenance, the scan. Both vulnerability databases are fixtures
+// holding one HIGH advisory against vexModule, present but never called: the gate passes only
+// because the release's VEX document says so.
 func TestLocalRelease(t *testing.T) {
 	ctx := context.Background()
 	clone := freshClone(t)
 	env := offlineReleaseEnv(t, clone)
+	crane := toolstest.Path(t, "crane")
+	env = append(env,
+		quality.VulnDBEnv+"="+vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9002", Module: vexModule,
+			Package: vexModule, Symbols: []string{"QualifiersFromMap"}, Aliases: []string{vexAdvisory}}),
+		scan.DBEnv+"="+trivyDB(t, crane, envValue(env, "SLIPWAY_REGISTRY_ADDR")+"/aquasecurity/trivy-db:2", vexModule, vexAdvisory))
 
 	start := time.Now()
 	out := mage(t, clone, env, "release")
@@ -52,14 +72,24 @@ func TestLocalRelease(t *testing.T) {
 	dist := filepath.Join(clone, "dist")
 
 	// The signed list of contents: one index of both platforms under the version's tag, an
-	// SBOM attestation per platform, and images not skipped.
+	// SBOM attestation per platform, provenance and VEX on the index and each platform, and
+	// images not skipped.
 	contents, err := release.ReadContents(dist)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if contents.ArchivesOnly || len(contents.Images) != 1 || len(contents.Attestations) != 2 {
-		t.Fatalf("release.json: archives_only %v, %d images, %d attestations; want one image and an attestation per platform",
-			contents.ArchivesOnly, len(contents.Images), len(contents.Attestations))
+	if contents.ArchivesOnly || len(contents.Images) != 1 || len(contents.Attestations) != 8 || contents.NoVEX != "" {
+		t.Fatalf("release.json: archives_only %v, %d images, %d attestations, no_vex %q; want one image, 2 SBOM, 3 provenance and 3 VEX attestations",
+			contents.ArchivesOnly, len(contents.Images), len(contents.Attestations), contents.NoVEX)
+	}
+	// The fixture advisory: found by Trivy in go.mod, not a failure because the VEX document
+	// (govulncheck: imported, never called) says not_affected.
+	vexDoc := filepath.Join(dist, release.VEXName("slipway", contents.Version))
+	if doc := string(read(t, vexDoc)); !strings.Contains(doc, `"not_affected"`) || !strings.Contains(doc, vexAdvisory) || !strings.Contains(doc, "vulnerable_code_not_in_execute_path") {
+		t.Fatalf("the VEX document does not clear %s:\n%s", vexAdvisory, doc)
+	}
+	if !strings.Contains(out, "ignored vuln "+vexAdvisory+" go.mod: not_affected per dist/"+filepath.Base(vexDoc)) {
+		t.Fatalf("the gate did not read the VEX document for %s:\n%s", vexAdvisory, out)
 	}
 	img := contents.Images[0]
 	var platforms []string
@@ -83,7 +113,6 @@ func TestLocalRelease(t *testing.T) {
 	// undone before the next. Files are re-signed with the release's own key where that makes
 	// the check under test the only one that can catch it.
 	cosign := toolstest.Path(t, "cosign")
-	crane := toolstest.Path(t, "crane")
 	t.Setenv(sign.PasswordEnv, envValue(env, sign.PasswordEnv)) // opens both keys below
 	ours := sign.KeyPair{Private: filepath.Join(clone, ".slipway", "cosign.key"), Public: filepath.Join(clone, ".slipway", "cosign.pub")}
 	other := otherKey(t, cosign)
@@ -137,7 +166,7 @@ func TestLocalRelease(t *testing.T) {
 	arm64 := img.Platforms[1]
 	var armSBOM string
 	for _, a := range contents.Attestations {
-		if a.Image == img.Repo+"@"+arm64.Digest {
+		if a.Image == img.Repo+"@"+arm64.Digest && a.Type == release.SBOMType {
 			armSBOM = filepath.Join(dist, a.File)
 		}
 	}
@@ -145,6 +174,24 @@ func TestLocalRelease(t *testing.T) {
 		t.Helper()
 		if err := signer(k).Attest(ctx, img.Repo+"@"+arm64.Digest, release.SBOMType, armSBOM); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// The provenance predicate, as the release attests it on every image.
+	statement := filepath.Join(dist, release.ProvenanceName("slipway", contents.Version))
+	var st struct{ Predicate json.RawMessage }
+	if err := json.Unmarshal(read(t, statement), &st); err != nil {
+		t.Fatal(err)
+	}
+	predicate := filepath.Join(t.TempDir(), "predicate.json")
+	write(t, predicate, string(st.Predicate))
+	// reattest puts back, signed with our key, the provenance and VEX attestations that deleting
+	// a digest's cosign tag took with it.
+	reattest := func(t *testing.T, digest string) {
+		t.Helper()
+		for typ, doc := range map[string]string{release.ProvenanceType: predicate, release.VEXType: vexDoc} {
+			if err := signer(ours).Attest(ctx, img.Repo+"@"+digest, typ, doc); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 
@@ -234,28 +281,66 @@ func TestLocalRelease(t *testing.T) {
 
 	t.Run("verify fails when the image is unsigned", func(t *testing.T) {
 		deleteCosignTag(t, img.Digest)
-		t.Cleanup(func() { signIndex(t, ours) })
+		t.Cleanup(func() { signIndex(t, ours); reattest(t, img.Digest) })
 		tampered(t, env, "image "+img.Ref()+": signature does not verify", "no signatures found")
 	})
 
 	t.Run("verify fails when the image is signed by another key", func(t *testing.T) {
 		deleteCosignTag(t, img.Digest)
 		signIndex(t, other)
-		t.Cleanup(func() { deleteCosignTag(t, img.Digest); signIndex(t, ours) })
+		t.Cleanup(func() { deleteCosignTag(t, img.Digest); signIndex(t, ours); reattest(t, img.Digest) })
 		tampered(t, env, "image "+img.Ref()+": signature does not verify")
 	})
 
 	t.Run("verify fails when an SBOM attestation is missing", func(t *testing.T) {
 		deleteCosignTag(t, arm64.Digest)
-		t.Cleanup(func() { attestArm64(t, ours) })
+		t.Cleanup(func() { attestArm64(t, ours); reattest(t, arm64.Digest) })
 		tampered(t, env, "image "+img.Ref()+" (linux/arm64): no valid SBOM attestation")
 	})
 
 	t.Run("verify fails when an SBOM attestation is by another key", func(t *testing.T) {
 		deleteCosignTag(t, arm64.Digest)
 		attestArm64(t, other)
-		t.Cleanup(func() { deleteCosignTag(t, arm64.Digest); attestArm64(t, ours) })
+		t.Cleanup(func() { deleteCosignTag(t, arm64.Digest); attestArm64(t, ours); reattest(t, arm64.Digest) })
 		tampered(t, env, "image "+img.Ref()+" (linux/arm64): no valid SBOM attestation")
+	})
+
+	// Provenance: what verify expects (this clone's HEAD, the local builder) against what the
+	// release's statements say, one way it must fail each; the statements and bundles untouched,
+	// so nothing but the provenance check can catch these.
+	archive := filepath.Base(contents.Files[slices.IndexFunc(contents.Files, func(f release.File) bool { return f.Kind == release.KindArchive })].Name)
+	t.Run("verify fails when the provenance names another commit", func(t *testing.T) {
+		other := strings.Repeat("f", 40)
+		tampered(t, append(env, release.CommitEnv+"="+other), "provenance must say: source https://github.com/slipway-dev/slipway at "+other,
+			archive+": provenance: another commit", "image "+img.Ref()+" (linux/arm64): provenance: another commit", "(to expect otherwise, set "+release.CommitEnv)
+	})
+	t.Run("verify fails when the provenance names another builder", func(t *testing.T) {
+		workflow := "https://github.com/slipway-dev/slipway/.github/workflows/release.yml@refs/tags/v1.2.3"
+		tampered(t, append(env, release.BuilderEnv+"="+workflow), archive+": provenance: another builder: built by \""+provenance.LocalBuilder+"\"",
+			"image "+img.Ref()+" (index): provenance: another builder")
+	})
+	bundle := statement + release.BundleSuffix
+	t.Run("verify fails when the archives' provenance is signed by another key", func(t *testing.T) {
+		keep(t, filepath.Base(bundle))
+		if err := signer(other).AttestBlob(ctx, statement, bundle); err != nil {
+			t.Fatal(err)
+		}
+		tampered(t, env, archive+": slsaprovenance1 attestation", "not by the release's signer")
+	})
+	t.Run("verify fails when the archives' provenance is missing", func(t *testing.T) {
+		keep(t, filepath.Base(bundle))
+		if err := os.Remove(bundle); err != nil {
+			t.Fatal(err)
+		}
+		tampered(t, env, filepath.Base(bundle)+": listed in release.json but it is missing", archive+" has no slsaprovenance1 attestation")
+	})
+	t.Run("verify fails when an image's provenance is by another key", func(t *testing.T) {
+		deleteCosignTag(t, arm64.Digest)
+		if err := signer(other).Attest(ctx, img.Repo+"@"+arm64.Digest, release.ProvenanceType, predicate); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteCosignTag(t, arm64.Digest); attestArm64(t, ours); reattest(t, arm64.Digest) })
+		tampered(t, env, "image "+img.Ref()+" (linux/arm64): no valid slsaprovenance1 attestation")
 	})
 
 	// Dropping the images from a (validly signed) list passes only with archives_only set.

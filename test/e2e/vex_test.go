@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/vex"
 )
@@ -158,4 +159,53 @@ func (r trivyReport) ids() (found, vexed []string) {
 		}
 	}
 	return found, vexed
+}
+
+// TestScanGateReadsTheVEXDocument is the release's gate (scan.Run, as scanGate sets it up) with
+// the release's VEX document: Trivy over a fixture database finds vexModule, which this checkout
+// requires. Present but never called, govulncheck says, so the document says not_affected and
+// the gate passes; called (purl.Go calls NewPackageURL), it says affected and the gate fails on
+// Trivy's finding as well as on govulncheck's.
+func TestScanGateReadsTheVEXDocument(t *testing.T) {
+	ctx := context.Background()
+	crane, trivy, govulncheck := toolstest.Path(t, "crane"), toolstest.Path(t, "trivy"), toolstest.Path(t, "govulncheck")
+	reg := startRegistry(t)
+	db := trivyDB(t, crane, reg+"/vexgate/trivy-db:2", vexModule, vexAdvisory)
+	clone := freshClone(t)
+	module := modfile.ModulePath(read(t, filepath.Join(clone, "go.mod")))
+
+	gate := func(t *testing.T, symbol string) (scan.Verdict, error) {
+		t.Setenv(quality.VulnDBEnv, vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9002", Module: vexModule,
+			Package: vexModule, Symbols: []string{symbol}, Aliases: []string{vexAdvisory}}))
+		r, err := quality.Vuln(ctx, govulncheck, clone, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := vex.Document(vex.Inputs{Module: module, Govulncheck: r, Author: "e2e", Timestamp: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := scanOptions(t, trivy, clone, db)
+		o.VEX = filepath.Join(t.TempDir(), "release.vex.json")
+		write(t, o.VEX, string(doc))
+		o.Govulncheck = scan.GovulncheckResult(r)
+		return scan.Run(ctx, o)
+	}
+	// Subtest names become temporary paths: no commas, at which Trivy splits --vex.
+	t.Run("present but never called: not_affected and the gate passes", func(t *testing.T) {
+		v, err := gate(t, "QualifiersFromMap")
+		if err != nil {
+			t.Fatalf("the gate failed on an advisory the VEX document clears: %v", err)
+		}
+		if !v.TrivyVuln.Ran || !suppressed(v, vexAdvisory) {
+			t.Fatalf("Trivy did not report %s as suppressed by the document: %+v", vexAdvisory, v.Targets)
+		}
+	})
+	t.Run("called: affected and the gate fails on Trivy's finding", func(t *testing.T) {
+		v, err := gate(t, "NewPackageURL")
+		wantFailure(t, err, vexAdvisory, "govulncheck: FAIL")
+		if !failing(v, "source", "vuln", vexAdvisory) {
+			t.Fatalf("Trivy's source scan does not fail on %s: %+v", vexAdvisory, v.Targets)
+		}
+	})
 }

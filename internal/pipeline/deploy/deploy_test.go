@@ -46,10 +46,12 @@ func TestImageOutputs(t *testing.T) {
 	}
 }
 
-// contents is a release.json listing images (archives only when there are none).
+// contents is a release.json listing images (archives only when there are none), and no VEX
+// document, with the reason, as an offline release without a vulnerability database writes it.
 func contents(t *testing.T, images ...release.Image) string {
 	t.Helper()
-	c := release.Contents{Schema: 1, Version: "1.2.3", ArchivesOnly: len(images) == 0, Images: images,
+	c := release.Contents{Schema: 2, Version: "1.2.3", ArchivesOnly: len(images) == 0, Images: images,
+		NoVEX: "govulncheck did not run: no vulnerability database offline",
 		Files: []release.File{{Name: release.ChecksumsFile, Kind: release.KindChecksums, Size: 1, SHA256: strings.Repeat("a", 64)}}}
 	data, err := json.Marshal(c)
 	if err != nil {

@@ -42,8 +42,7 @@ func TestCosignSignsStatementAndPredicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := sign.Signer{Cosign: cosign, Key: key.Private}
-	args := append(append([]string{"attest-blob"}, signer.Flags()...), "--statement="+stmt, "--bundle="+bundle)
-	if err := run.Run(ctx, cosign, args...); err != nil {
+	if err := signer.AttestBlob(ctx, stmt, bundle); err != nil {
 		t.Fatal(err)
 	}
 	verify := func(file string) error {
@@ -82,7 +81,7 @@ func TestCosignSignsStatementAndPredicate(t *testing.T) {
 	if err := os.WriteFile(stmt, pred, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args = append(append([]string{"attest-blob"}, signer.Flags()...), "--type=slsaprovenance1", "--predicate="+stmt, "--bundle="+bundle, artifact)
+	args := append(append([]string{"attest-blob"}, signer.Flags()...), "--type=slsaprovenance1", "--predicate="+stmt, "--bundle="+bundle, artifact)
 	if err := run.Run(ctx, cosign, args...); err != nil {
 		t.Fatalf("cosign does not take the predicate: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // Needs are the pinned tools a full release runs.
-var Needs = []string{"goreleaser", "cosign", "trivy", "crane", "registry"}
+var Needs = []string{"goreleaser", "cosign", "trivy", "crane", "registry", "govulncheck"}
 
 // Check is `mage release:check`: goreleaser's own config check (which also fails on deprecated
 // settings), .goreleaser.yaml against build:all, and every tool, binary and permission the

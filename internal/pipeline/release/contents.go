@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -23,8 +25,9 @@ import (
 // archives and SBOMs, and a release without images says so here rather than by omission.
 const ContentsFile = "release.json"
 
-// contentsSchema is the version of ContentsFile's layout; verify refuses any other.
-const contentsSchema = 1
+// contentsSchema is the version of ContentsFile's layout; verify refuses any other. 2: provenance,
+// VEX and attestations of every type, with their digests.
+const contentsSchema = 2
 
 // Kinds of the files a release lists.
 const (
@@ -33,7 +36,30 @@ const (
 	KindChecksums = "checksums"  // checksums.txt
 	KindSignature = "signature"  // checksums.txt's bundle
 	KindImageSBOM = "image-sbom" // a platform image's SBOM, also attached as an attestation
+	// KindProvenance is the SLSA provenance statement of every archive (its subjects); its
+	// predicate is also attached to every image as an attestation.
+	KindProvenance = "provenance"
+	// KindAttestation is the provenance statement signed: a Sigstore bundle with the statement in
+	// a DSSE envelope, named after it (ProvenanceFile + BundleSuffix).
+	KindAttestation = "attestation"
+	KindVEX         = "vex" // the OpenVEX document, also attached to every image as an attestation
 )
+
+// Cosign's types of the attestations a release makes, with the predicate type URI each writes
+// (cosign's options/predicate.go).
+const (
+	ProvenanceType = "slsaprovenance1" // SLSA provenance v1
+	VEXType        = "openvex"
+)
+
+var predicateURIs = map[string]string{
+	SBOMType:       "https://cyclonedx.org/bom",
+	ProvenanceType: provenance.PredicateType,
+	VEXType:        "https://openvex.dev/ns",
+}
+
+// attestedKind is the kind of file each attestation type attaches.
+var attestedKind = map[string]string{SBOMType: KindImageSBOM, ProvenanceType: KindProvenance, VEXType: KindVEX}
 
 // Contents is ContentsFile: every file with its digest, every image index with its tags and
 // platform manifests, and every attestation.
@@ -42,24 +68,34 @@ type Contents struct {
 	Version string `json:"version"`
 	// ArchivesOnly: the release was made without images (SKIP=images, a snapshot). A release
 	// that lists no image is accepted only with this set.
-	ArchivesOnly bool          `json:"archives_only"`
+	ArchivesOnly bool `json:"archives_only"`
+	// NoVEX says why the release has no VEX document (govulncheck did not run): a release
+	// without one says so here rather than by omission.
+	NoVEX        string        `json:"no_vex,omitempty"`
 	Files        []File        `json:"files"`
 	Images       []Image       `json:"images"`
 	Attestations []Attestation `json:"attestations"`
 }
 
-// Attestation is a signed attestation attached to a platform manifest of a release image.
+// Attestation is a signed attestation attached to an image index or platform manifest.
 type Attestation struct {
-	Image string `json:"image"` // repo@sha256:... of the platform manifest
-	Type  string `json:"type"`  // the cosign predicate type, SBOMType
-	File  string `json:"file"`  // the attested document, one of the release's files
+	Image string `json:"image"` // repo@sha256:... of the index or platform manifest
+	Type  string `json:"type"`  // the cosign predicate type: SBOMType, ProvenanceType, VEXType
+	File  string `json:"file"`  // the attested document (for provenance, the statement whose predicate it is), one of the release's files
+	// Digests are the attestation manifests of this type attached to the image when the release
+	// listed its contents (the referrers under the registry's referrers tag; none where the
+	// registry has the referrers API instead): what to look for, not what verify checks, since
+	// attesting again adds others; verify checks the signatures and what they say.
+	Digests []string `json:"digests"`
 }
 
-// contentsOf lists what dist/ holds after a release's build: the files checksums.txt names and
-// checksums.txt with its bundle (when signed); unless archivesOnly, every image index
-// goreleaser pushed, the tags that point at it in its registry and its platform manifests, the
-// image SBOMs (as ImageSBOMs named them) and, when signed, their attestations.
-func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly, signed bool, imageSBOMs []File) (Contents, error) {
+// contentsOf lists what dist/ holds after a release's build: the files checksums.txt names,
+// checksums.txt with its bundle (when signed), the provenance statement and its bundle (signed),
+// the VEX document or why there is none; unless archivesOnly, every image index goreleaser
+// pushed, the tags that point at it in its registry and its platform manifests, the image SBOMs
+// (as ImageSBOMs named them) and, when signed, every attestation with its digests.
+func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly bool, b built) (Contents, error) {
+	signed := b.signer != nil
 	c := Contents{Schema: contentsSchema, Version: version, ArchivesOnly: archivesOnly}
 	sums := filepath.Join(dist, ChecksumsFile)
 	listed, err := readChecksums(sums)
@@ -84,11 +120,23 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly, 
 		}
 		c.Files = append(c.Files, f)
 	}
-	for name, kind := range map[string]string{ChecksumsFile: KindChecksums, ChecksumsFile + BundleSuffix: KindSignature} {
-		f, err := fileDigest(filepath.Join(dist, name))
-		if kind == KindSignature && !signed {
-			continue // unsigned (SKIP=sign, a snapshot): there is no bundle
+	others := map[string]string{ChecksumsFile: KindChecksums}
+	if signed {
+		others[ChecksumsFile+BundleSuffix] = KindSignature
+	}
+	if b.provenance != "" {
+		others[b.provenance] = KindProvenance
+		if signed {
+			others[b.provenance+BundleSuffix] = KindAttestation
 		}
+	}
+	if b.vex != "" {
+		others[b.vex] = KindVEX
+	} else if c.NoVEX = b.noVEX; c.NoVEX == "" {
+		return c, errors.New("the release made no VEX document and says not why (a stage that skips it must give the reason)")
+	}
+	for name, kind := range others {
+		f, err := fileDigest(filepath.Join(dist, name))
 		if err != nil {
 			return c, fmt.Errorf("%s: %w", name, err)
 		}
@@ -112,7 +160,7 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly, 
 		return c, err
 	}
 	sboms := map[string]File{}
-	for _, f := range imageSBOMs {
+	for _, f := range b.imageSBOMs {
 		sboms[f.Name] = f
 	}
 	for _, r := range recs {
@@ -128,6 +176,18 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly, 
 		if img.Tags, err = tagsOf(ctx, crane, img.Repo, img.Digest); err != nil {
 			return c, err
 		}
+		// Provenance and VEX are about the index and every platform image; an SBOM about a
+		// platform image's contents.
+		var atts []Attestation
+		for _, subject := range append([]string{img.Digest}, digestsOf(img.Platforms)...) {
+			ref := img.Repo + "@" + subject
+			if b.provenance != "" {
+				atts = append(atts, Attestation{Image: ref, Type: ProvenanceType, File: b.provenance})
+			}
+			if b.vex != "" {
+				atts = append(atts, Attestation{Image: ref, Type: VEXType, File: b.vex})
+			}
+		}
 		for _, p := range img.Platforms {
 			f, ok := sboms[imageSBOMName(project.Name, version, p)]
 			if !ok {
@@ -135,14 +195,58 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly, 
 			}
 			f.Kind = KindImageSBOM
 			c.Files = append(c.Files, f)
-			if signed {
-				c.Attestations = append(c.Attestations, Attestation{Image: img.Repo + "@" + p.Digest, Type: SBOMType, File: f.Name})
+			atts = append(atts, Attestation{Image: img.Repo + "@" + p.Digest, Type: SBOMType, File: f.Name})
+		}
+		if signed {
+			for _, a := range atts {
+				if a.Digests, err = attestationDigests(ctx, crane, a.Image, a.Type); err != nil {
+					return c, err
+				}
+				c.Attestations = append(c.Attestations, a)
 			}
 		}
 		c.Images = append(c.Images, img)
 	}
 	sortFiles(c.Files)
 	return c, nil
+}
+
+// attestationDigests are the attestation manifests of one type attached to ref (repo@digest): the
+// referrers cosign keeps under the referrers tag, with the predicate type in an annotation. A
+// registry with the referrers API keeps no such tag (crane's copies to it write none): then
+// there are none to list, which is no error, since verify does not go by them.
+func attestationDigests(ctx context.Context, crane, ref, attType string) ([]string, error) {
+	repo, subject, _ := strings.Cut(ref, "@")
+	refs, err := stagedReferrers(ctx, crane, repo, subject)
+	if err != nil {
+		return nil, fmt.Errorf("the attestations of %s: %w", ref, err)
+	}
+	var ds []string
+	for _, d := range refs {
+		out, err := run.Output(ctx, crane, "manifest", repo+"@"+d)
+		if err != nil {
+			return nil, fmt.Errorf("the attestations of %s: %w", ref, err)
+		}
+		var m struct {
+			Annotations map[string]string `json:"annotations"`
+		}
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			return nil, fmt.Errorf("attestation %s@%s: %w", repo, d, err)
+		}
+		if m.Annotations["dev.sigstore.bundle.predicateType"] == predicateURIs[attType] {
+			ds = append(ds, d)
+		}
+	}
+	slices.Sort(ds)
+	return ds, nil
+}
+
+func digestsOf(ps []Platform) []string {
+	var ds []string
+	for _, p := range ps {
+		ds = append(ds, p.Digest)
+	}
+	return ds
 }
 
 // writeContents writes ContentsFile into dist/ and, with a signer, its bundle: the same identity
@@ -187,6 +291,7 @@ func ReadContents(dist string) (Contents, error) {
 		bad = append(bad, fmt.Sprintf("schema %d, this verify reads schema %d", c.Schema, contentsSchema))
 	}
 	names := map[string]string{}
+	kinds := map[string]int{}
 	for _, f := range c.Files {
 		switch {
 		case f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == "..":
@@ -195,13 +300,27 @@ func ReadContents(dist string) (Contents, error) {
 			bad = append(bad, fmt.Sprintf("file %s: sha256 %q is not 64 hex digits", f.Name, f.SHA256))
 		case names[f.Name] != "":
 			bad = append(bad, fmt.Sprintf("file %s is listed twice", f.Name))
-		case !slices.Contains([]string{KindArchive, KindSBOM, KindChecksums, KindSignature, KindImageSBOM}, f.Kind):
+		case !slices.Contains([]string{KindArchive, KindSBOM, KindChecksums, KindSignature, KindImageSBOM, KindProvenance, KindAttestation, KindVEX}, f.Kind):
 			bad = append(bad, fmt.Sprintf("file %s: unknown kind %q", f.Name, f.Kind))
 		}
 		names[f.Name] = f.Kind
+		kinds[f.Kind]++
 	}
 	if !slices.ContainsFunc(c.Files, func(f File) bool { return f.Kind == KindChecksums && f.Name == ChecksumsFile }) {
 		bad = append(bad, "it does not list "+ChecksumsFile)
+	}
+	for _, k := range []string{KindProvenance, KindAttestation, KindVEX} {
+		if kinds[k] > 1 {
+			bad = append(bad, fmt.Sprintf("it lists %d files of kind %s: a release has one", kinds[k], k))
+		}
+	}
+	for _, f := range c.Files {
+		if f.Kind == KindAttestation && names[strings.TrimSuffix(f.Name, BundleSuffix)] != KindProvenance {
+			bad = append(bad, fmt.Sprintf("attestation %s: want the bundle of a listed provenance statement, <statement>%s", f.Name, BundleSuffix))
+		}
+	}
+	if (kinds[KindVEX] == 0) == (c.NoVEX == "") {
+		bad = append(bad, "it must list a VEX document or say why there is none (no_vex), and not both")
 	}
 	switch {
 	case c.ArchivesOnly && len(c.Images) > 0:
@@ -210,10 +329,12 @@ func ReadContents(dist string) (Contents, error) {
 		bad = append(bad, "it lists no image and does not say archives_only: a release without images must say so")
 	}
 	platforms := map[string]bool{} // repo@digest of every listed platform manifest
+	indexes := map[string]bool{}   // and of every listed index
 	for _, img := range c.Images {
 		if img.Repo == "" || strings.ContainsAny(img.Repo, "@ ") || !sha256Digest.MatchString(img.Digest) {
 			bad = append(bad, fmt.Sprintf("image %q: want a repository and a sha256 digest", img.Ref()))
 		}
+		indexes[img.Ref()] = true
 		if len(img.Platforms) == 0 {
 			bad = append(bad, fmt.Sprintf("image %s lists no platform", img.Ref()))
 		}
@@ -225,11 +346,19 @@ func ReadContents(dist string) (Contents, error) {
 		}
 	}
 	for _, a := range c.Attestations {
-		if !platforms[a.Image] {
+		switch {
+		case a.Type == SBOMType && !platforms[a.Image]:
 			bad = append(bad, fmt.Sprintf("attestation of %s: not a platform manifest of a listed image", a.Image))
+		case !platforms[a.Image] && !indexes[a.Image]:
+			bad = append(bad, fmt.Sprintf("attestation of %s: not a listed image or platform manifest", a.Image))
 		}
-		if names[a.File] != KindImageSBOM || a.Type != SBOMType {
-			bad = append(bad, fmt.Sprintf("attestation of %s: want type %s of a listed image SBOM, have %s of %q", a.Image, SBOMType, a.Type, a.File))
+		if kind, ok := attestedKind[a.Type]; !ok || names[a.File] != kind {
+			bad = append(bad, fmt.Sprintf("attestation of %s: want a type of %s with a listed file of its kind, have %s of %q", a.Image, strings.Join(slices.Sorted(maps.Keys(attestedKind)), ", "), a.Type, a.File))
+		}
+		for _, d := range a.Digests {
+			if !sha256Digest.MatchString(d) {
+				bad = append(bad, fmt.Sprintf("attestation of %s: digest %q is not sha256:<hex>", a.Image, d))
+			}
 		}
 	}
 	if len(bad) > 0 {
@@ -268,6 +397,17 @@ func checksumsDiff(listed map[string]string, c Contents) []string {
 		}
 	}
 	return d
+}
+
+// ProvenanceName is the release's SLSA provenance statement: one for all archives, so that one
+// signature covers them (its bundle is ProvenanceName + BundleSuffix).
+func ProvenanceName(project, version string) string {
+	return fmt.Sprintf("%s_%s.provenance.json", project, version)
+}
+
+// VEXName is the release's OpenVEX document.
+func VEXName(project, version string) string {
+	return fmt.Sprintf("%s_%s.vex.json", project, version)
 }
 
 // imageSBOMName is the file ImageSBOMs writes for one platform image.

@@ -2,10 +2,12 @@ package release
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -14,32 +16,44 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/vex"
 )
 
 // The verify tests check real signatures in a real registry, with the pinned cosign, crane and
 // registry (a test skips when one is not installed). Two key pairs and one registry serve every
-// test; each test has its own repository and dist/.
+// test; each test has its own repository and dist/, so the slow ones (a signature is a fraction
+// of a second of scrypt) run their cases in parallel.
 
 var shared struct {
 	once         sync.Once
 	dir          string
 	ours, theirs sign.KeyPair
+	regOnce      sync.Once
 	reg          *registry.Registry
+	regDir       string
 	err          error
 }
 
 func TestMain(m *testing.M) {
+	// The keys' password, set once: a parallel test cannot set the environment itself.
+	os.Setenv(sign.PasswordEnv, "test")
 	code := m.Run()
 	if shared.reg != nil {
 		_ = shared.reg.Stop()
 	}
-	if shared.dir != "" {
-		os.RemoveAll(shared.dir)
+	for _, d := range []string{shared.dir, shared.regDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
@@ -47,7 +61,6 @@ func TestMain(m *testing.M) {
 // keys are "ours", the release's, and "theirs", which has nothing to do with it.
 func keys(t *testing.T, cosign string) (ours, theirs sign.KeyPair) {
 	t.Helper()
-	t.Setenv(sign.PasswordEnv, "test")
 	shared.once.Do(func() {
 		if shared.dir, shared.err = os.MkdirTemp("", "release-test-"); shared.err != nil {
 			return
@@ -74,14 +87,17 @@ func keys(t *testing.T, cosign string) (ours, theirs sign.KeyPair) {
 func testRegistry(t *testing.T) string {
 	t.Helper()
 	bin := toolstest.Installed(t, "registry")
-	if shared.reg == nil {
-		dir, err := os.MkdirTemp(shared.dir, "registry-")
+	shared.regOnce.Do(func() {
+		var err error
+		if shared.regDir, err = os.MkdirTemp("", "release-test-registry-"); err == nil {
+			shared.reg, err = registry.Start(context.Background(), bin, shared.regDir, "127.0.0.1:0")
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if shared.reg, err = registry.Start(context.Background(), bin, dir, "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
+	})
+	if shared.reg == nil {
+		t.Fatal("the shared test registry did not start (see the first test that used it)")
 	}
 	return shared.reg.Addr
 }
@@ -92,7 +108,8 @@ type fixture struct {
 	dist          string
 	cosign, crane string
 	ours, theirs  sign.KeyPair
-	image         Image // the release's image index, when it has one
+	image         Image  // the release's image index, when it has one
+	sboms         []File // its image SBOMs
 }
 
 const fixtureVersion = "1.0.0"
@@ -125,7 +142,7 @@ func newFixture(t *testing.T, withImages bool) *fixture {
 	f.write(ChecksumsFile, sums.String())
 	f.signBlob(ChecksumsFile, f.ours)
 
-	var sboms []File
+	f.write(artifactsJSON, "[]")
 	if withImages {
 		f.image = f.pushIndex(testRegistry(t))
 		f.signImage(f.ours)
@@ -134,16 +151,94 @@ func newFixture(t *testing.T, withImages bool) *fixture {
 			doc := fmt.Sprintf(`{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"name":%q}}}`, p)
 			f.write(name, doc)
 			f.attest(p, f.ours)
-			sboms = append(sboms, File{Name: name, Size: int64(len(doc)), SHA256: sha(doc)})
+			f.sboms = append(f.sboms, File{Name: name, Size: int64(len(doc)), SHA256: sha(doc)})
 		}
 		f.write(artifactsJSON, fmt.Sprintf(`[{"name":%q,"type":"Docker Manifest","extra":{"Digest":%q}}]`, f.image.Ref(), f.image.Digest))
 	}
-	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, !withImages, true, sboms)
+	f.writeProvenance(f.provenanceInputs(), f.ours)
+	f.writeVEX(f.ours)
+	f.relist()
+	return f
+}
+
+// The fixture's provenance says what verify is told to expect.
+const fixtureCommit = "0123456789abcdef0123456789abcdef01234567"
+
+var fixtureExpectation = Expectation{Repository: "https://github.com/slipway-dev/slipway", Commit: fixtureCommit, BuilderID: provenance.LocalBuilder}
+
+// provenanceInputs describe the fixture's archives as a local build of fixtureCommit, with this
+// checkout's go.sum.
+func (f *fixture) provenanceInputs() provenance.Inputs {
+	f.t.Helper()
+	root, err := project.Root()
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
+	}
+	goSum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	in := provenance.Inputs{
+		Repository: fixtureExpectation.Repository, Commit: fixtureCommit, Version: "v" + fixtureVersion,
+		Platforms: []string{"linux/amd64", "linux/arm64", "windows/amd64"}, BuildFlags: map[string]string{"GOFLAGS": "-trimpath"},
+		GoSum: goSum, GoVersion: "go1.26.0",
+		Run:     provenance.Run{BuilderID: provenance.LocalBuilder, InvocationID: "urn:uuid:00000000-0000-4000-8000-000000000000", Host: "fixture"},
+		Started: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 11, 2, 10, 3, 0, 0, time.UTC),
+	}
+	for _, name := range slices.Sorted(maps.Keys(fixtureFiles)) {
+		if isArchive(name) {
+			in.Subjects = append(in.Subjects, provenance.Subject{Name: name, SHA256: sha(fixtureFiles[name])})
+		}
+	}
+	return in
+}
+
+// writeProvenance writes in's statement as the release's and signs it with k as the release
+// does: the archives' bundle, and an attestation on the index and every platform image.
+func (f *fixture) writeProvenance(in provenance.Inputs, k sign.KeyPair) {
+	f.t.Helper()
+	data, err := provenance.Statement(in)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.write(ProvenanceName("slipway", fixtureVersion), string(data))
+	if _, err := attestProvenance(context.Background(), f.dist, fixtureVersion, f.crane, f.signer(k)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// writeVEX writes the release's VEX document (govulncheck found one advisory, not called) and
+// attests it with k on the index and every platform image.
+func (f *fixture) writeVEX(k sign.KeyPair) {
+	f.t.Helper()
+	in := vex.Inputs{
+		Module: "github.com/slipway-dev/slipway", Author: fixtureExpectation.Repository, Timestamp: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC),
+		Govulncheck: quality.VulnResult{Ran: true, Imported: []quality.Finding{{ID: "GO-2099-0001", Module: "golang.org/x/mod", Version: "v0.30.0", Package: "golang.org/x/mod/semver"}}},
+	}
+	if f.image.Digest != "" {
+		in.Images = []vex.Image{{Repository: f.image.Repo, Digests: append([]string{f.image.Digest}, digestsOf(f.image.Platforms)...)}}
+	}
+	data, err := vex.Document(in)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.write(VEXName("slipway", fixtureVersion), string(data))
+	if _, err := attestVEX(context.Background(), f.dist, fixtureVersion, f.crane, f.signer(k)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// relist lists dist/ again as the release does (contentsOf) and signs the list with our key: the
+// release's own word for whatever dist/ now holds.
+func (f *fixture) relist() {
+	f.t.Helper()
+	s := f.signer(f.ours)
+	b := built{signer: &s, imageSBOMs: f.sboms, provenance: ProvenanceName("slipway", fixtureVersion), vex: VEXName("slipway", fixtureVersion)}
+	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, f.image.Digest == "", b)
+	if err != nil {
+		f.t.Fatal(err)
 	}
 	f.writeContents(c, f.ours)
-	return f
 }
 
 // pushIndex pushes an index of two one-layer platform images, tagged 1.0.0 and latest, to a
@@ -247,6 +342,25 @@ func (f *fixture) deleteCosignTag(digest string) {
 	f.craneOut("delete", f.image.Repo+":"+strings.Replace(digest, ":", "-", 1))
 }
 
+// editManifest pushes ref's manifest as edit changes it (under ref's tag, or by digest) and
+// returns the new digest.
+func (f *fixture) editManifest(ref string, edit func(map[string]any)) string {
+	f.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(f.craneOut("manifest", ref)), &m); err != nil {
+		f.t.Fatal(err)
+	}
+	edit(m)
+	data, err := json.Marshal(m)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := (run.Cmd{Stdin: bytes.NewReader(data)}).Output(context.Background(), f.crane, "edit", "manifest", ref); err != nil {
+		f.t.Fatal(err)
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(data))
+}
+
 // writeContents writes c as release.json signed with k, as the release does.
 func (f *fixture) writeContents(c Contents, k sign.KeyPair) {
 	f.t.Helper()
@@ -267,9 +381,9 @@ func (f *fixture) contents() Contents {
 	return c
 }
 
-// verify is `mage verify`'s check with our key.
+// verify is `mage verify`'s check with our key, expecting the fixture's provenance.
 func (f *fixture) verify() (Checked, error) {
-	return Verify(context.Background(), f.dist, f.verifier(), f.crane, true)
+	return verifyAgainst(context.Background(), f.dist, f.verifier(), fixtureExpectation, f.crane, true)
 }
 
 // fails verifies and wants a failure naming every one of want, and none of unwanted.

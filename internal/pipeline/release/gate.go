@@ -7,15 +7,18 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 )
 
 // scanGate runs before anything is published: no pushed image may be built on an offline
 // stand-in outside offline mode, and the scan gate (Trivy over the source, the configuration and
-// every platform image in the loopback registry, with govulncheck) must pass. It returns a
-// one-line note for the summary and, when the vulnerability scanners did not both run, why
-// (a publishing release refuses to go out then).
-func scanGate(ctx context.Context, o Options, in inputs) (note string, notScanned error, err error) {
+// every platform image in the loopback registry, with govulncheck's verdict vuln) must pass.
+// Trivy reads the release's VEX document (vexFile in dist/, when there is one): a vulnerability
+// govulncheck found present but never called no longer fails it, a called one still does. It
+// returns a one-line note for the summary and, when the vulnerability scanners did not both run,
+// why (a publishing release refuses to go out then).
+func scanGate(ctx context.Context, o Options, in inputs, vexFile string, vuln quality.VulnResult) (note string, notScanned error, err error) {
 	dist := project.DistDir(o.Root)
 	recs, err := ReadImages(dist)
 	if err != nil {
@@ -27,6 +30,10 @@ func scanGate(ctx context.Context, o Options, in inputs) (note string, notScanne
 	}
 	so.Out, so.Offline = o.Out, o.Offline
 	so.OutDir = filepath.Join(dist, "scan")
+	so.Govulncheck = scan.GovulncheckResult(vuln)
+	if vexFile != "" {
+		so.VEX = filepath.Join(dist, vexFile)
+	}
 	for _, r := range recs {
 		ps, err := IndexPlatforms(ctx, in.crane, r.Repo+"@"+r.Digest)
 		if err != nil {

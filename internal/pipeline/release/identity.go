@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -27,7 +29,22 @@ const GitHubIssuer = "https://token.actions.githubusercontent.com"
 //     https://token.actions.githubusercontent.com);
 //   - else, inside the GitHub Actions job that signed keyless, that job's own workflow identity;
 //   - else the project-local key, .slipway/cosign.pub.
+//
+// VERIFY_TRUSTED_ROOT names a Sigstore trusted-root file for keyless verification on a machine
+// without network (cosign then never fetches Sigstore's from its TUF repository).
 func VerifierFromEnv(root, cosign string) (sign.Verifier, string) {
+	v, trust := verifierFromEnv(root, cosign)
+	if v.TrustedRoot = os.Getenv(TrustedRootEnv); v.TrustedRoot != "" {
+		trust += ", trusted root " + v.TrustedRoot + " (" + TrustedRootEnv + ")"
+	}
+	return v, trust
+}
+
+// TrustedRootEnv names a Sigstore trusted-root file: `cosign trusted-root create`, or the
+// trusted_root.json of Sigstore's TUF repository copied from a machine with network.
+const TrustedRootEnv = "VERIFY_TRUSTED_ROOT"
+
+func verifierFromEnv(root, cosign string) (sign.Verifier, string) {
 	v := sign.Verifier{Cosign: cosign}
 	switch {
 	case os.Getenv("VERIFY_KEY") != "":
@@ -50,6 +67,106 @@ func VerifierFromEnv(root, cosign string) (sign.Verifier, string) {
 	return v, "the project-local key " + v.Key
 }
 
+// workflowsPath is where a GitHub workflow identity names its file: the repository is before it.
+const workflowsPath = "/.github/workflows/"
+
+// sourceRepository is the repository a release's provenance names as its source: the one the
+// GitHub Actions job runs in, else the module's home (https://<module path>), which `mage init`
+// makes the project's own.
+func sourceRepository(root string, getenv func(string) string) string {
+	if getenv("GITHUB_ACTIONS") == "true" && getenv("GITHUB_SERVER_URL") != "" && getenv("GITHUB_REPOSITORY") != "" {
+		return strings.TrimSuffix(getenv("GITHUB_SERVER_URL"), "/") + "/" + getenv("GITHUB_REPOSITORY")
+	}
+	url, err := moduleURL(root)
+	if err != nil {
+		return ""
+	}
+	return url
+}
+
+// Expectation is what verify requires every provenance statement of the release to say, besides
+// the artifact's digest: where it was built from and by whom.
+type Expectation struct {
+	Repository string // the source repository URL
+	Commit     string // the full commit hash
+	BuilderID  string // provenance.LocalBuilder, or the release workflow's identity
+}
+
+func (e Expectation) of(sha256 string) provenance.Expect {
+	return provenance.Expect{SHA256: sha256, Repository: e.Repository, Commit: e.Commit, BuilderID: e.BuilderID}
+}
+
+func (e Expectation) String() string {
+	return fmt.Sprintf("source %s at %s, built by %s", e.Repository, e.Commit, e.BuilderID)
+}
+
+// The settings that say what provenance verify expects.
+const (
+	RepositoryEnv = "VERIFY_SOURCE_REPOSITORY"
+	CommitEnv     = "VERIFY_SOURCE_COMMIT"
+	BuilderEnv    = "VERIFY_BUILDER_ID"
+)
+
+// ExpectationFromEnv chooses what verify requires of the provenance, and describes where each
+// part came from:
+//   - the repository: VERIFY_SOURCE_REPOSITORY, else the one a keyless identity names
+//     (https://github.com/OWNER/REPO/.github/workflows/...), else this checkout's (sourceRepository);
+//   - the commit: VERIFY_SOURCE_COMMIT, else this checkout's HEAD (check out the release's tag
+//     to verify a downloaded release);
+//   - the builder: VERIFY_BUILDER_ID, else the keyless identity (the workflow that signed is the
+//     one that built), else inside GitHub Actions this workflow, else provenance.LocalBuilder.
+func ExpectationFromEnv(ctx context.Context, root string, v sign.Verifier) (Expectation, string, error) {
+	var e Expectation
+	var from []string
+	// pick sets dst from env, else from the first default with a value, and records which.
+	type option struct{ value, from string }
+	pick := func(dst *string, env, what string, defaults ...option) {
+		if *dst = os.Getenv(env); *dst != "" {
+			from = append(from, what+" from "+env)
+			return
+		}
+		for _, d := range defaults {
+			if d.value != "" {
+				*dst = d.value
+				from = append(from, what+" "+d.from)
+				return
+			}
+		}
+	}
+	repo, _, keyless := strings.Cut(v.CertIdentity, workflowsPath)
+	if !keyless {
+		repo = ""
+	}
+	pick(&e.Repository, RepositoryEnv, "repository", option{repo, "from the signer's identity"},
+		option{sourceRepository(root, os.Getenv), "of this checkout"})
+
+	head, _ := run.Cmd{Dir: root}.Output(ctx, "git", "rev-parse", "--verify", "--quiet", "HEAD")
+	pick(&e.Commit, CommitEnv, "commit", option{head, "is this checkout's HEAD"})
+
+	ci := ""
+	if os.Getenv("GITHUB_ACTIONS") == "true" {
+		r, err := provenance.FromEnv(os.Getenv)
+		if err != nil {
+			return e, "", err
+		}
+		ci = r.BuilderID
+	}
+	pick(&e.BuilderID, BuilderEnv, "builder", option{v.CertIdentity, "is the signer's identity"},
+		option{ci, "is this workflow"}, option{provenance.LocalBuilder, "is a local build"})
+
+	var missing []string
+	if e.Repository == "" {
+		missing = append(missing, "no source repository: set "+RepositoryEnv)
+	}
+	if e.Commit == "" {
+		missing = append(missing, root+" is not a git checkout with a commit: set "+CommitEnv+" to the release's commit")
+	}
+	if len(missing) > 0 {
+		return e, "", fmt.Errorf("what the provenance must say is unknown: %s", strings.Join(missing, "; "))
+	}
+	return e, strings.Join(from, ", "), nil
+}
+
 // VerifyDist is `mage verify`: it checks the release in dist/ against its signed contents and
 // VerifierFromEnv's trust, prints what it checked and fails naming every artifact that does
 // not verify.
@@ -58,8 +175,12 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 	if err := v.Check(); err != nil {
 		return err
 	}
+	want, from, err := ExpectationFromEnv(ctx, root, v)
+	if err != nil {
+		return err
+	}
 	dist := project.DistDir(root)
-	fmt.Fprintf(out, "verifying %s against %s\n", dist, trust)
+	fmt.Fprintf(out, "verifying %s against %s\nprovenance must say: %s (%s)\n", dist, trust, want, from)
 	// A local release's images live in the project's loopback registry: make sure it answers.
 	// (The contents are read unverified here only to learn that; Verify checks them first.)
 	if c, err := ReadContents(dist); err == nil && slices.ContainsFunc(c.Images, func(i Image) bool { return onLoopback(i.Repo) }) {
@@ -67,22 +188,30 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 			return err
 		}
 	}
-	c, err := Verify(ctx, dist, v, crane, true)
+	c, err := verifyAgainst(ctx, dist, v, want, crane, true)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "OK: %s signature; %d files match it; %s lists exactly its archives and SBOMs and its signature verifies; every archive has an SBOM\n",
 		ContentsFile, len(c.Files), ChecksumsFile)
+	fmt.Fprintf(out, "OK: provenance of every archive and image verifies and says: %s\n", want)
+	attested := "SBOM, provenance and VEX"
+	if c.NoVEX != "" {
+		attested = "SBOM and provenance"
+	}
 	for _, img := range c.Images {
 		var ps []string
 		for _, p := range img.Platforms {
 			ps = append(ps, p.String())
 		}
-		fmt.Fprintf(out, "OK: image %s (%s): in its registry, tags %s point at it, signature and SBOM attestations verify\n",
-			img.Ref(), strings.Join(ps, ", "), strings.Join(img.Tags, ", "))
+		fmt.Fprintf(out, "OK: image %s (%s): in its registry, tags %s point at it, signature and %s attestations verify\n",
+			img.Ref(), strings.Join(ps, ", "), strings.Join(img.Tags, ", "), attested)
 	}
 	if c.ArchivesOnly {
 		fmt.Fprintf(out, "OK: no images, as the signed %s says (archives_only)\n", ContentsFile)
+	}
+	if c.NoVEX != "" {
+		fmt.Fprintf(out, "NOTE: no VEX document, as the signed %s says: %s\n", ContentsFile, c.NoVEX)
 	}
 	for _, n := range c.Notes {
 		fmt.Fprintf(out, "NOTE: %s\n", n)

@@ -52,6 +52,16 @@ func attestImageSBOMs(ctx context.Context, dist, project, version, crane string,
 
 // eachPlatformImage calls fn with every platform image of every pushed index, by digest.
 func eachPlatformImage(ctx context.Context, dist, crane string, fn func(ref string, p Platform) error) error {
+	return eachImage(ctx, dist, crane, func(ref string, p *Platform) error {
+		if p == nil {
+			return nil
+		}
+		return fn(ref, *p)
+	})
+}
+
+// eachImage calls fn with every pushed index (p nil) and each of its platform images, by digest.
+func eachImage(ctx context.Context, dist, crane string, fn func(ref string, p *Platform) error) error {
 	recs, err := ReadImages(dist)
 	if err != nil {
 		return err
@@ -62,8 +72,11 @@ func eachPlatformImage(ctx context.Context, dist, crane string, fn func(ref stri
 		if err != nil {
 			return fmt.Errorf("image %s: %w", index, err)
 		}
+		if err := fn(index, nil); err != nil {
+			return err
+		}
 		for _, p := range platforms {
-			if err := fn(rec.Repo+"@"+p.Digest, p); err != nil {
+			if err := fn(rec.Repo+"@"+p.Digest, &p); err != nil {
 				return err
 			}
 		}

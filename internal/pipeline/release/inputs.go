@@ -25,12 +25,14 @@ type inputs struct {
 	state     State
 	version   string // semver without the "v": goreleaser's .Version, in archive names
 	tag       string // GORELEASER_CURRENT_TAG: the stamp's version
+	commit    string // the full commit hash built
+	date      time.Time
 	build     []string
 	platforms []string // what goreleaser builds: build:all's default matrix
 	gitEnv    []string
 	epoch     string // SOURCE_DATE_EPOCH: the commit time
 
-	goreleaser, cosign, trivy, crane string
+	goreleaser, cosign, trivy, crane, govulncheck string
 }
 
 // prepare reads the version and build settings, the git state and the tools, and checks
@@ -49,7 +51,7 @@ func prepare(ctx context.Context, o Options) (inputs, error) {
 	in.state = ReadState(o.Offline)
 	in.state.Tag, in.state.Dirty = bs.exactTag, bs.dirty
 
-	for name, dst := range map[string]*string{"goreleaser": &in.goreleaser, "cosign": &in.cosign, "trivy": &in.trivy, "crane": &in.crane} {
+	for name, dst := range map[string]*string{"goreleaser": &in.goreleaser, "cosign": &in.cosign, "trivy": &in.trivy, "crane": &in.crane, "govulncheck": &in.govulncheck} {
 		if *dst, err = tools.Path(ctx, o.Root, name); err != nil {
 			return in, err
 		}
@@ -64,7 +66,8 @@ func buildInputs(ctx context.Context, root string) (inputs, settings, error) {
 	if err != nil {
 		return inputs{}, bs, err
 	}
-	in := inputs{root: root, version: strings.TrimPrefix(bs.version, "v"), build: bs.env, epoch: bs.epoch, platforms: bs.platforms}
+	in := inputs{root: root, version: strings.TrimPrefix(bs.version, "v"), build: bs.env, epoch: bs.epoch, platforms: bs.platforms,
+		commit: bs.commit, date: bs.date}
 	in.tag = "v" + in.version
 	in.gitEnv, err = GitRemoteEnv(ctx, root)
 	return in, bs, err
@@ -183,12 +186,21 @@ func startImageInfra(ctx context.Context, o Options, st *stages, in inputs) (ima
 
 // moduleURL is https://<module path> for a module hosted where its path says.
 func moduleURL(root string) (string, error) {
+	m, err := modulePath(root)
+	if err != nil {
+		return "", err
+	}
+	return "https://" + m, nil
+}
+
+// modulePath is the main module's path, from go.mod.
+func modulePath(root string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return "", err
 	}
 	if m := modfile.ModulePath(data); m != "" {
-		return "https://" + m, nil
+		return m, nil
 	}
 	return "", errors.New("go.mod has no module line")
 }

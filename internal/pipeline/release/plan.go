@@ -80,8 +80,8 @@ func Decide(s State, skip Skips) (Plan, error) {
 var Stages = []struct{ Name, What string }{
 	{"images", "multi-platform images: build, push to the loopback registry, sign, SBOM, scan"},
 	{"sbom", "SBOMs of archives and images"},
-	{"sign", "signatures of the checksums file, images and SBOM attestations"},
-	{"scan", "the scan gate (Trivy, govulncheck)"},
+	{"sign", "signatures of the checksums file and images, and their SBOM, provenance and VEX attestations"},
+	{"scan", "the scan gate (Trivy, govulncheck) and the VEX document made of govulncheck's verdict"},
 	{"verify", "verifying the finished release"},
 }
 

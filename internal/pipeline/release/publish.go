@@ -185,7 +185,9 @@ func (pub publishing) note() string {
 	return fmt.Sprintf("to %s (tags %s), signed %s, verified against %s; %s", pub.target, strings.Join(pub.tags, ", "), tlog, pub.trust, gh)
 }
 
-// signStaged signs what passed the scan gate, in the staging registry and dist/.
+// signStaged signs what passed the scan gate, in the staging registry and dist/: the checksums,
+// the images, their SBOM attestations, the provenance (the archives' bundle and an attestation on
+// every image) and the VEX document's attestations.
 func signStaged(ctx context.Context, st *stages, in inputs, dist string, signer sign.Signer) error {
 	if err := st.run("checksums signature", func() (string, error) {
 		sums := filepath.Join(dist, ChecksumsFile)
@@ -196,8 +198,21 @@ func signStaged(ctx context.Context, st *stages, in inputs, dist string, signer 
 	if err := signImages(ctx, st, dist, signer); err != nil {
 		return err
 	}
-	return st.run("image SBOM attestations", func() (string, error) {
+	if err := st.run("image SBOM attestations", func() (string, error) {
 		n, err := attestImageSBOMs(ctx, dist, project.Name, in.version, in.crane, signer)
+		return fmt.Sprintf("%d signed", n), err
+	}); err != nil {
+		return err
+	}
+	if err := st.run("provenance signatures", func() (string, error) {
+		n, err := attestProvenance(ctx, dist, in.version, in.crane, signer)
+		return fmt.Sprintf("statement of the archives and %d image attestations signed", n), err
+	}); err != nil {
+		return err
+	}
+	// The gate refuses to publish without govulncheck's verdict, so the document is there.
+	return st.run("VEX attestations", func() (string, error) {
+		n, err := attestVEX(ctx, dist, in.version, in.crane, signer)
 		return fmt.Sprintf("%d signed", n), err
 	})
 }

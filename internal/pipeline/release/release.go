@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -171,9 +172,12 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 	return finish(ctx, o, st, in, plan, b, verifier, nil)
 }
 
-// built is what the goreleaser run and the image SBOM stage made.
+// built is what the goreleaser run and the stages after it made.
 type built struct {
 	imageSBOMs []File
+	provenance string       // the provenance statement's file name in dist/
+	vex        string       // the VEX document's file name in dist/; "" when none was made
+	noVEX      string       // why there is no VEX document
 	notScanned error        // why the vulnerability scan did not run; nil when it did
 	signer     *sign.Signer // what signed the checksums, images and attestations; nil: unsigned
 }
@@ -204,9 +208,12 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 	}
 	env = append(env, sb.signer.Env()...)
 	env = append(env, in.goreleaserEnv(sb.publish)...)
+	bt := buildTimes{started: time.Now()}
 	if err := runGoreleaser(ctx, st, in, env, args); err != nil {
 		return b, err
 	}
+	bt.finished = time.Now()
+	dist := project.DistDir(o.Root)
 
 	var signer *sign.Signer
 	if sb.sign {
@@ -214,13 +221,13 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 	}
 	b.signer = signer
 	if withImages && signer != nil {
-		if err := signImages(ctx, st, project.DistDir(o.Root), *signer); err != nil {
+		if err := signImages(ctx, st, dist, *signer); err != nil {
 			return b, err
 		}
 	}
 	if withImages && !o.Skip.Has("sbom") {
 		if err := st.run("image SBOMs", func() (string, error) {
-			files, err := ImageSBOMs(ctx, project.DistDir(o.Root), project.Name, in.version, in.trivy, in.crane, signer)
+			files, err := ImageSBOMs(ctx, dist, project.Name, in.version, in.trivy, in.crane, signer)
 			b.imageSBOMs = files
 			if signer == nil {
 				return "written, NOT attested (" + skipWhy(o.Skip, "sign") + ")", err
@@ -235,17 +242,71 @@ func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra im
 		return b, err
 	}
 
+	if err := st.run("provenance", func() (string, error) {
+		var err error
+		if b.provenance, err = writeProvenance(ctx, dist, in, baseImage(infra), bt); err != nil {
+			return "", err
+		}
+		if signer == nil {
+			return b.provenance + " written, NOT signed (" + skipWhy(o.Skip, "sign") + ")", nil
+		}
+		n, err := attestProvenance(ctx, dist, in.version, in.crane, *signer)
+		return fmt.Sprintf("%s signed; %d image attestations", b.provenance, n), err
+	}); err != nil {
+		return b, err
+	}
+
 	if o.Skip.Has("scan") {
+		st.skipped("VEX", o.Skip.String())
 		st.skipped("scan", o.Skip.String())
+		b.noVEX = "govulncheck did not run (SKIP=scan)"
 		b.notScanned = errors.New("the scan was skipped (SKIP=scan)")
 		return b, nil
 	}
+	var vuln quality.VulnResult
+	if err := st.run("govulncheck", func() (string, error) {
+		var note string
+		var err error
+		vuln, note, err = govulncheck(ctx, o, in)
+		return note, err
+	}); err != nil {
+		return b, err
+	}
+	if !vuln.Ran {
+		b.noVEX = "govulncheck did not run: " + vuln.NotRun
+		st.notRun("VEX", b.noVEX)
+	} else if err := st.run("VEX", func() (string, error) {
+		var err error
+		switch b.vex, err = writeVEX(ctx, dist, in, vuln, withImages, sb.publish); {
+		case err != nil:
+			return "", err
+		case !withImages:
+			return b.vex + " written (no images to attest)", nil
+		case signer == nil:
+			return b.vex + " written, NOT attested (" + skipWhy(o.Skip, "sign") + ")", nil
+		}
+		n, err := attestVEX(ctx, dist, in.version, in.crane, *signer)
+		return fmt.Sprintf("%s written; %d image attestations", b.vex, n), err
+	}); err != nil {
+		return b, err
+	}
+
 	err := st.run("scan", func() (string, error) {
-		note, notScanned, err := scanGate(ctx, o, in)
+		note, notScanned, err := scanGate(ctx, o, in, b.vex, vuln)
 		b.notScanned = notScanned
 		return note, err
 	})
 	return b, err
+}
+
+// baseImage is the base image the images were built on, pinned by digest; "" without images.
+func baseImage(infra imageInfra) string {
+	for _, kv := range infra.env {
+		if ref, ok := strings.CutPrefix(kv, "SLIPWAY_BASE_IMAGE="); ok {
+			return ref
+		}
+	}
+	return ""
 }
 
 // runProof runs every Linux binary in dist/ and every platform image of the index on its own
@@ -373,7 +434,7 @@ func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b 
 
 // recordContents writes dist/release.json, signed with the build's signer, and says what it lists.
 func recordContents(ctx context.Context, dist, version, crane string, archivesOnly bool, b built) (string, error) {
-	c, err := contentsOf(ctx, dist, version, crane, archivesOnly, b.signer != nil, b.imageSBOMs)
+	c, err := contentsOf(ctx, dist, version, crane, archivesOnly, b)
 	if err != nil {
 		return "", err
 	}
@@ -439,7 +500,7 @@ func Snapshot(ctx context.Context, o Options) (err error) {
 	st.skipped("images and signatures", "a snapshot has none")
 	dist := project.DistDir(o.Root)
 	if err := st.run("contents", func() (string, error) {
-		return recordContents(ctx, dist, in.version+"-snapshot", in.crane, true, built{})
+		return recordContents(ctx, dist, in.version+"-snapshot", in.crane, true, built{noVEX: "a snapshot runs no vulnerability check"})
 	}); err != nil {
 		return err
 	}

@@ -16,12 +16,14 @@ import (
 // settings are the build core's definitions the release passes to goreleaser, and the git
 // state the publishing decision needs.
 type settings struct {
-	version   string   // the stamp's version, e.g. v1.2.3 or v1.2.3-4-gabc1234
-	exactTag  string   // the v* tag on HEAD, "" when there is none
-	dirty     bool     // anything `git status` shows, untracked files included (as goreleaser checks)
-	epoch     string   // the stamp's date as Unix seconds: SOURCE_DATE_EPOCH for the images
-	env       []string // SLIPWAY_LDFLAGS, SLIPWAY_GOFLAGS, SLIPWAY_CGO_ENABLED
-	platforms []string // build:all's default matrix, which .goreleaser.yaml must list
+	version   string    // the stamp's version, e.g. v1.2.3 or v1.2.3-4-gabc1234
+	exactTag  string    // the v* tag on HEAD, "" when there is none
+	dirty     bool      // anything `git status` shows, untracked files included (as goreleaser checks)
+	epoch     string    // the stamp's date as Unix seconds: SOURCE_DATE_EPOCH for the images
+	date      time.Time // the same date: the VEX document's time
+	commit    string    // the full commit hash
+	env       []string  // SLIPWAY_LDFLAGS, SLIPWAY_GOFLAGS, SLIPWAY_CGO_ENABLED
+	platforms []string  // build:all's default matrix, which .goreleaser.yaml must list
 }
 
 func buildSettings(ctx context.Context, root string) (settings, error) {
@@ -49,6 +51,8 @@ func buildSettings(ctx context.Context, root string) (settings, error) {
 		exactTag: strings.TrimSpace(tag),
 		dirty:    status != "",
 		epoch:    strconv.FormatInt(date.Unix(), 10),
+		date:     date,
+		commit:   stamp.Commit,
 		env:      env,
 	}
 	// A release builds the whole default matrix: goreleaser's target list cannot follow

@@ -81,6 +81,10 @@ func (s Summary) Write(w io.Writer) {
 			}
 		}
 	}
+	s.writeAttestations(w)
+	if s.Checked.NoVEX != "" {
+		fmt.Fprintf(w, "\nVEX: none (%s)\n", s.Checked.NoVEX)
+	}
 	for _, n := range s.Checked.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
@@ -91,9 +95,50 @@ func (s Summary) Write(w io.Writer) {
 	}
 }
 
+// writeAttestations lists the provenance bundle of the archives and, under each image index and
+// platform image, its attestations by type with the digests of their manifests in the registry.
+func (s Summary) writeAttestations(w io.Writer) {
+	var archives int
+	bundle := ""
+	for _, f := range s.Checked.Files {
+		switch f.Kind {
+		case KindArchive:
+			archives++
+		case KindAttestation:
+			bundle = f.Name
+		}
+	}
+	if bundle == "" && len(s.Checked.Attestations) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nAttestations")
+	if bundle != "" {
+		fmt.Fprintf(w, "  %s: %s of %d archives (a file, listed above)\n", bundle, ProvenanceType, archives)
+	}
+	for _, img := range s.Checked.Images {
+		subjects := [][2]string{{"index", img.Digest}}
+		for _, p := range img.Platforms {
+			subjects = append(subjects, [2]string{p.String(), p.Digest})
+		}
+		for _, sub := range subjects {
+			fmt.Fprintf(w, "  %s %s@%s\n", sub[0], img.Repo, sub[1])
+			for _, a := range s.Checked.Attestations {
+				if a.Image == img.Repo+"@"+sub[1] {
+					ds := strings.Join(a.Digests, ", ")
+					if ds == "" {
+						ds = "(the registry lists its referrers itself: cosign tree " + a.Image + ")"
+					}
+					fmt.Fprintf(w, "    %-16s %s\n", a.Type, ds)
+				}
+			}
+		}
+	}
+}
+
 // VerifyCommands are the exact commands that check this release by hand: its signed contents
 // first (what `mage verify` checks everything else against), then the checksums, the files,
-// and each image's signature and SBOM attestations.
+// every archive's provenance, and each image's signature and attestations (SBOM, provenance,
+// VEX). Reading what the provenance says is `mage verify`'s, or see SECURITY.md.
 func (s Summary) VerifyCommands() []string {
 	contents := s.rel(filepath.Join(s.Dist, ContentsFile))
 	sums := s.rel(filepath.Join(s.Dist, ChecksumsFile))
@@ -109,10 +154,21 @@ func (s Summary) VerifyCommands() []string {
 		run.Quote("cosign", v.BlobArgs(contents, contents+BundleSuffix)...),
 		run.Quote("cosign", v.BlobArgs(sums, sums+BundleSuffix)...),
 	}, cmds...)
+	for _, f := range s.Checked.Files {
+		if f.Kind == KindAttestation {
+			for _, a := range s.Checked.Files {
+				if a.Kind == KindArchive {
+					cmds = append(cmds, run.Quote("cosign", v.BlobAttestationArgs(s.rel(filepath.Join(s.Dist, a.Name)), s.rel(filepath.Join(s.Dist, f.Name)), ProvenanceType)...))
+				}
+			}
+		}
+	}
 	for _, img := range s.Checked.Images {
 		cmds = append(cmds, run.Quote("cosign", v.ImageArgs(img.Ref())...))
-		for _, p := range img.Platforms {
-			cmds = append(cmds, run.Quote("cosign", v.AttestationArgs(img.Repo+"@"+p.Digest, SBOMType)...))
+		for _, a := range s.Checked.Attestations {
+			if repoOf(a.Image) == img.Repo {
+				cmds = append(cmds, run.Quote("cosign", v.AttestationArgs(a.Image, a.Type)...))
+			}
 		}
 	}
 	return cmds

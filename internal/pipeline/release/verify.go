@@ -2,6 +2,7 @@ package release
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,9 +12,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -31,9 +35,12 @@ const (
 
 // Checked is what one verification looked at.
 type Checked struct {
-	Files        []File  // every file ContentsFile lists
-	Images       []Image // every image index it lists, as read from its registry
-	ArchivesOnly bool    // the signed contents say the release has no images
+	Files        []File        // every file ContentsFile lists
+	Images       []Image       // every image index it lists, as read from its registry
+	Attestations []Attestation // every attestation it lists
+	ArchivesOnly bool          // the signed contents say the release has no images
+	NoVEX        string        // why the release has no VEX document, as its signed contents say
+	Provenance   *Expectation  // what every provenance statement was checked to say; nil: not checked
 	Notes        []string
 }
 
@@ -76,12 +83,26 @@ func (p Platform) String() string {
 // Verify checks the release in dist against its signed contents (ContentsFile): the contents'
 // signature first, since nothing it lists can be trusted without it; then every file it lists
 // by sha256, checksums.txt's lines against it and checksums.txt's signature, an SBOM for every
-// archive; and in their registries every image it lists: the index by digest with the recorded
-// platform manifests, every recorded tag still pointing at it, its signature, and a verified
-// SBOM attestation on every platform. Every failure is reported, each naming the artifact.
-// With signatures false (a snapshot, or a release run with SKIP=sign) no signature or
-// attestation is checked, and the notes say so.
+// archive, the SLSA provenance of every archive; and in their registries every image it lists:
+// the index by digest with the recorded platform manifests, every recorded tag still pointing at
+// it, its signature, a verified SBOM attestation on every platform, and provenance and VEX
+// attestations on the index and every platform. Provenance must say what ExpectationFromEnv
+// expects. Every failure is reported, each naming the artifact. With signatures false (a
+// snapshot, or a release run with SKIP=sign) no signature or attestation is checked, and the
+// notes say so.
 func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, signatures bool) (Checked, error) {
+	var want Expectation
+	if signatures {
+		var err error
+		if want, _, err = ExpectationFromEnv(ctx, filepath.Dir(dist), v); err != nil {
+			return Checked{}, err
+		}
+	}
+	return verifyAgainst(ctx, dist, v, want, crane, signatures)
+}
+
+// verifyAgainst is Verify with the provenance's expectation given.
+func verifyAgainst(ctx context.Context, dist string, v sign.Verifier, want Expectation, crane string, signatures bool) (Checked, error) {
 	var c Checked
 	path := filepath.Join(dist, ContentsFile)
 	if _, err := os.Stat(path); err != nil {
@@ -100,7 +121,7 @@ func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, sig
 	if err != nil {
 		return c, err
 	}
-	c.ArchivesOnly = contents.ArchivesOnly
+	c.ArchivesOnly, c.NoVEX, c.Attestations = contents.ArchivesOnly, contents.NoVEX, contents.Attestations
 
 	var bad []string
 	for _, want := range contents.Files {
@@ -122,16 +143,157 @@ func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, sig
 		}
 	}
 	bad = append(bad, checkChecksums(ctx, dist, contents, v, signatures)...)
+	if signatures {
+		c.Provenance = &want
+		bad = append(bad, checkArchiveProvenance(ctx, dist, contents, v, want)...)
+	}
 
 	for _, img := range contents.Images {
 		checked, problems := verifyImage(ctx, img, contents.Attestations, v, crane, signatures)
 		c.Images = append(c.Images, checked)
 		bad = append(bad, problems...)
+		if signatures {
+			bad = append(bad, checkImageAttestations(ctx, dist, img, contents, v, want)...)
+		}
 	}
 	if len(bad) > 0 {
 		return c, fmt.Errorf("release in %s does not verify:\n  - %s", dist, strings.Join(bad, "\n  - "))
 	}
 	return c, nil
+}
+
+// checkArchiveProvenance holds every archive to the provenance statement: its bundle verifies
+// against the archive (signed by the release's identity, the archive's digest a subject), it
+// signs exactly the statement listed, and the statement says what want expects.
+func checkArchiveProvenance(ctx context.Context, dist string, contents Contents, v sign.Verifier, want Expectation) []string {
+	i := slices.IndexFunc(contents.Files, func(f File) bool { return f.Kind == KindProvenance })
+	if i < 0 {
+		return []string{fmt.Sprintf("%s lists no provenance: a signed release has a SLSA provenance statement of its archives (%s)", ContentsFile, ProvenanceName(project.Name, contents.Version))}
+	}
+	stmt := contents.Files[i]
+	bundle := stmt.Name + BundleSuffix
+	if !slices.ContainsFunc(contents.Files, func(f File) bool { return f.Name == bundle && f.Kind == KindAttestation }) {
+		return []string{fmt.Sprintf("%s: %s lists no signature bundle of it (%s)", stmt.Name, ContentsFile, bundle)}
+	}
+	statement, err := os.ReadFile(filepath.Join(dist, stmt.Name))
+	if err != nil {
+		return nil // reported as a missing file
+	}
+	var bad []string
+	compared := false
+	for _, f := range contents.Files {
+		if f.Kind != KindArchive {
+			continue
+		}
+		data, err := v.VerifyBlobAttestation(ctx, filepath.Join(dist, f.Name), filepath.Join(dist, bundle), ProvenanceType)
+		if err != nil {
+			bad = append(bad, brief(err)+" (the provenance is missing, about other artifacts, or not by the release's signer)")
+			continue
+		}
+		// One bundle for every archive: what it signs is compared with the listed file once.
+		if !compared {
+			compared = true
+			if payload, err := provenance.Payload(data); err != nil || !bytes.Equal(payload, statement) {
+				bad = append(bad, fmt.Sprintf("%s signs another statement than %s", bundle, stmt.Name))
+			}
+		}
+		if err := provenance.Check(data, want.of(f.SHA256)); err != nil {
+			bad = append(bad, fmt.Sprintf("%s: provenance: %s", f.Name, mismatch(err)))
+		}
+	}
+	return bad
+}
+
+// checkImageAttestations holds the index and every platform image of img to the release's
+// provenance and VEX: each carries a listed attestation of both that verifies, the provenance
+// saying what want expects of that digest, the VEX attestation being the release's document.
+func checkImageAttestations(ctx context.Context, dist string, img Image, contents Contents, v sign.Verifier, want Expectation) []string {
+	var doc any
+	i := slices.IndexFunc(contents.Files, func(f File) bool { return f.Kind == KindVEX })
+	if i >= 0 {
+		data, err := os.ReadFile(filepath.Join(dist, contents.Files[i].Name))
+		if err != nil {
+			return nil // reported as a missing file
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return []string{fmt.Sprintf("%s is not JSON: %v", contents.Files[i].Name, err)}
+		}
+	}
+	var bad []string
+	subjects := []struct{ what, digest string }{{"index", img.Digest}}
+	for _, p := range img.Platforms {
+		subjects = append(subjects, struct{ what, digest string }{p.String(), p.Digest})
+	}
+	for _, s := range subjects {
+		ref := img.Repo + "@" + s.digest
+		name := fmt.Sprintf("image %s (%s)", img.Ref(), s.what)
+		types := []string{ProvenanceType}
+		if doc != nil {
+			types = append(types, VEXType)
+		}
+		for _, t := range types {
+			if !slices.ContainsFunc(contents.Attestations, func(a Attestation) bool { return a.Image == ref && a.Type == t }) {
+				bad = append(bad, fmt.Sprintf("%s: %s lists no %s attestation for it", name, ContentsFile, t))
+				continue
+			}
+			envs, err := v.VerifiedAttestations(ctx, ref, t)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s: no valid %s attestation (missing, or not by the release's signer): %s", name, t, brief(err)))
+				continue
+			}
+			if t == ProvenanceType {
+				bad = append(bad, anyProvenance(name, envs, want.of(s.digest))...)
+			} else if !slices.ContainsFunc(envs, func(env []byte) bool { return predicateIs(env, doc) }) {
+				bad = append(bad, fmt.Sprintf("%s: no verified %s attestation is the release's VEX document %s", name, t, contents.Files[i].Name))
+			}
+		}
+	}
+	return bad
+}
+
+// anyProvenance passes when one verified attestation says what want expects (a reproducible
+// build of another commit may have attested the same digest too), and otherwise names what each
+// got wrong.
+func anyProvenance(name string, envs [][]byte, want provenance.Expect) []string {
+	var errs []string
+	for _, env := range envs {
+		err := provenance.Check(env, want)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, mismatch(err))
+	}
+	return []string{fmt.Sprintf("%s: provenance: %s", name, strings.Join(errs, " | "))}
+}
+
+// mismatch is a failed provenance.Check on one line, with the setting that changes what verify
+// expects where the statement is sound but about another build (a release of another commit, or
+// from CI, verified here).
+func mismatch(err error) string {
+	var settings []string
+	for _, s := range []struct {
+		err error
+		env string
+	}{{provenance.ErrRepository, RepositoryEnv}, {provenance.ErrCommit, CommitEnv}, {provenance.ErrBuilder, BuilderEnv}} {
+		if errors.Is(err, s.err) {
+			settings = append(settings, s.env)
+		}
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	if len(settings) > 0 {
+		msg += " (to expect otherwise, set " + strings.Join(settings, ", ") + ")"
+	}
+	return msg
+}
+
+// predicateIs reports whether the statement in a DSSE envelope has doc as its predicate.
+func predicateIs(env []byte, doc any) bool {
+	payload, err := provenance.Payload(env)
+	if err != nil {
+		return false
+	}
+	var st struct{ Predicate any }
+	return json.Unmarshal(payload, &st) == nil && reflect.DeepEqual(st.Predicate, doc)
 }
 
 // checkChecksums holds checksums.txt to the contents: exactly the archives and SBOMs it lists,
@@ -168,7 +330,8 @@ func inventory(dist string) (Checked, error) {
 	if err != nil {
 		return c, err
 	}
-	c.Files, c.Images, c.ArchivesOnly = contents.Files, contents.Images, contents.ArchivesOnly
+	c.Files, c.Images, c.Attestations = contents.Files, contents.Images, contents.Attestations
+	c.ArchivesOnly, c.NoVEX = contents.ArchivesOnly, contents.NoVEX
 	return c, nil
 }
 

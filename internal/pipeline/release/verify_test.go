@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
+	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
 func TestVerifyPassesAnIntactRelease(t *testing.T) {
@@ -21,7 +24,7 @@ func TestVerifyPassesAnIntactRelease(t *testing.T) {
 		kinds = append(kinds, file.Kind)
 	}
 	slices.Sort(kinds)
-	want := []string{KindArchive, KindArchive, KindChecksums, KindImageSBOM, KindImageSBOM, KindSBOM, KindSBOM, KindSignature}
+	want := []string{KindArchive, KindArchive, KindAttestation, KindChecksums, KindImageSBOM, KindImageSBOM, KindProvenance, KindSBOM, KindSBOM, KindSignature, KindVEX}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("checked files of kinds %v, want %v", kinds, want)
 	}
@@ -29,8 +32,19 @@ func TestVerifyPassesAnIntactRelease(t *testing.T) {
 		len(c.Images[0].Platforms) != 2 || c.ArchivesOnly {
 		t.Errorf("checked images %+v, want %s tagged 1.0.0 and latest (and not the scratch tags) with two platforms", c.Images, f.image.Ref())
 	}
-	if n := len(f.contents().Attestations); n != 2 {
-		t.Errorf("release.json lists %d attestations, want one per platform", n)
+	// An SBOM per platform; provenance and VEX on the index and each platform; each with the
+	// digest of its manifest in the registry.
+	atts := f.contents().Attestations
+	if len(atts) != 8 || len(c.Attestations) != 8 {
+		t.Errorf("release.json lists %d attestations (verify saw %d), want 2 SBOMs, 3 provenance, 3 VEX", len(atts), len(c.Attestations))
+	}
+	for _, a := range atts {
+		if len(a.Digests) != 1 {
+			t.Errorf("attestation %s %s: digests %v, want the one manifest attached", a.Type, a.Image, a.Digests)
+		}
+	}
+	if c.Provenance == nil || *c.Provenance != fixtureExpectation {
+		t.Errorf("provenance checked against %v, want %v", c.Provenance, fixtureExpectation)
 	}
 	if len(c.Notes) != 0 {
 		t.Errorf("notes %q on a fully checked release", c.Notes)
@@ -127,11 +141,7 @@ func TestVerifyHoldsChecksumsToTheContents(t *testing.T) {
 func TestVerifyChecksCheckumsSignature(t *testing.T) {
 	f := newFixture(t, false)
 	f.signBlob(ChecksumsFile, f.theirs)
-	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, true, true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.writeContents(c, f.ours)
+	f.relist()
 	f.fails([]string{"checksums.txt: signature does not verify"}, "release.json: signature")
 }
 
@@ -220,6 +230,7 @@ func TestVerifyChecksEveryImageInItsRegistry(t *testing.T) {
 		}, func(f *fixture) string { return "slipway_1.0.0_image_linux_arm64.sbom.cdx.json: sha256" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, true)
 			if _, err := f.verify(); err != nil {
 				t.Fatalf("before the tamper: %v", err)
@@ -272,5 +283,180 @@ func TestReadImagesReadsKosIndexes(t *testing.T) {
 	}
 	if _, err := ReadImages(dist); err == nil || !strings.Contains(err.Error(), "was not pushed") {
 		t.Fatalf("an image without digest: %v", err)
+	}
+}
+
+// Every way the archives' provenance must fail, one tamper each on an otherwise intact release
+// whose list is signed again by the release (so only the provenance check can catch it).
+func TestVerifyChecksTheArchivesProvenance(t *testing.T) {
+	const otherCommit = "fedcba9876543210fedcba9876543210fedcba98"
+	const workflow = "https://github.com/slipway-dev/slipway/.github/workflows/release.yml@refs/tags/v1.0.0"
+	stmt := ProvenanceName("slipway", fixtureVersion)
+	bundle := stmt + BundleSuffix
+	for _, tc := range []struct {
+		name   string
+		tamper func(f *fixture)
+		want   []string
+	}{
+		{"an attestation for another digest", func(f *fixture) {
+			in := f.provenanceInputs()
+			in.Subjects[1].SHA256 = sha("other zip bytes")
+			f.writeProvenance(in, f.ours)
+			f.relist()
+		}, []string{"slipway_1.0.0_windows_amd64.zip: slsaprovenance1 attestation", "provided artifact digests do not match digests in statement"}},
+		{"another commit", func(f *fixture) {
+			in := f.provenanceInputs()
+			in.Commit = otherCommit
+			f.writeProvenance(in, f.ours)
+			f.relist()
+		}, []string{
+			"slipway_1.0.0_linux_amd64.tar.gz: provenance: another commit: externalParameters.commit is \"" + otherCommit + "\", want \"" + fixtureCommit + "\"",
+			"slipway_1.0.0_windows_amd64.zip: provenance: another commit",
+			"(to expect otherwise, set VERIFY_SOURCE_COMMIT)",
+		}},
+		{"another builder", func(f *fixture) {
+			in := f.provenanceInputs()
+			in.Run = provenance.Run{BuilderID: workflow, InvocationID: "https://github.com/slipway-dev/slipway/actions/runs/1/attempts/1"}
+			f.writeProvenance(in, f.ours)
+			f.relist()
+		}, []string{"slipway_1.0.0_linux_amd64.tar.gz: provenance: another builder: built by \"" + workflow + "\", want \"" + provenance.LocalBuilder + "\""}},
+		{"another key", func(f *fixture) {
+			f.writeProvenance(f.provenanceInputs(), f.theirs)
+			f.relist()
+		}, []string{"slipway_1.0.0_linux_amd64.tar.gz: slsaprovenance1 attestation", bundle + " does not verify (public key ", "not by the release's signer"}},
+		{"a missing attestation", func(f *fixture) {
+			os.Remove(f.path(bundle))
+		}, []string{bundle + ": listed in release.json but it is missing", "slipway_1.0.0_linux_amd64.tar.gz has no slsaprovenance1 attestation"}},
+		{"provenance left out of the contents", func(f *fixture) {
+			c := f.contents()
+			c.Files = slices.DeleteFunc(c.Files, func(file File) bool { return file.Kind == KindProvenance || file.Kind == KindAttestation })
+			f.writeContents(c, f.ours)
+		}, []string{"release.json lists no provenance: a signed release has a SLSA provenance statement of its archives (" + stmt + ")"}},
+		{"a statement other than the one signed", func(f *fixture) {
+			in := f.provenanceInputs()
+			in.Version = "v9.9.9"
+			data, err := provenance.Statement(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.write(stmt, string(data))
+			f.relist()
+		}, []string{bundle + " signs another statement than " + stmt}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, false)
+			tc.tamper(f)
+			f.fails(tc.want)
+		})
+	}
+}
+
+// Every way an image's provenance and VEX attestations must fail. cosign keeps every attestation
+// of a digest under one tag; a tamper replaces them all with what it attaches.
+func TestVerifyChecksTheImagesProvenanceAndVEX(t *testing.T) {
+	ctx := context.Background()
+	const otherCommit = "fedcba9876543210fedcba9876543210fedcba98"
+	const workflow = "https://github.com/slipway-dev/slipway/.github/workflows/release.yml@refs/tags/v1.0.0"
+	arm64 := func(f *fixture) string { return f.image.Repo + "@" + f.image.Platforms[1].Digest }
+	// attach replaces what is attached to ref with one provenance predicate made of in, signed with k.
+	attach := func(f *fixture, ref string, in provenance.Inputs, k sign.KeyPair) {
+		f.t.Helper()
+		f.deleteCosignTag(strings.SplitN(ref, "@", 2)[1])
+		pred, err := provenance.Predicate(in)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		path := filepath.Join(f.t.TempDir(), "predicate.json")
+		writeFile(f.t, path, string(pred))
+		if err := f.signer(k).Attest(ctx, ref, ProvenanceType, path); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(f *fixture)
+		want   func(f *fixture) string
+	}{
+		{"an attestation for another digest", func(f *fixture) {
+			// The amd64 image's provenance attestation, attached to the arm64 image in place of its
+			// own (cosign attests only the digest it is given, so the referrer is made by hand:
+			// crane, pushing a manifest with a subject, adds it to the subject's referrers).
+			amd, arm := f.image.Platforms[0].Digest, f.image.Platforms[1].Digest
+			theirs, err := attestationDigests(ctx, f.crane, f.image.Repo+"@"+amd, ProvenanceType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			own, err := attestationDigests(ctx, f.crane, arm64(f), ProvenanceType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved := f.editManifest(f.image.Repo+"@"+theirs[0], func(m map[string]any) {
+				m["subject"].(map[string]any)["digest"] = arm
+				m["subject"].(map[string]any)["size"] = len(f.craneOut("manifest", f.image.Repo+"@"+arm))
+			})
+			f.editManifest(f.image.Repo+":"+strings.Replace(arm, ":", "-", 1), func(idx map[string]any) {
+				idx["manifests"] = slices.DeleteFunc(idx["manifests"].([]any), func(m any) bool { return m.(map[string]any)["digest"] == own[0] })
+			})
+			f.craneOut("delete", f.image.Repo+"@"+own[0])
+			if refs, err := stagedReferrers(ctx, f.crane, f.image.Repo, arm); err != nil || !slices.Contains(refs, moved) || slices.Contains(refs, own[0]) {
+				t.Fatalf("the arm64 image's referrers %v (%v): want %s in place of %s", refs, err, moved, own[0])
+			}
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/arm64): no valid slsaprovenance1 attestation (missing, or not by the release's signer)"
+		}},
+		{"another commit", func(f *fixture) {
+			in := f.provenanceInputs()
+			in.Commit = otherCommit
+			attach(f, arm64(f), in, f.ours)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/arm64): provenance: another commit: externalParameters.commit is \"" + otherCommit + "\""
+		}},
+		{"another builder", func(f *fixture) {
+			in := f.provenanceInputs()
+			in.Run = provenance.Run{BuilderID: workflow, InvocationID: "https://github.com/slipway-dev/slipway/actions/runs/1/attempts/1"}
+			attach(f, f.image.Ref(), in, f.ours)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (index): provenance: another builder: built by \"" + workflow + "\""
+		}},
+		{"another key", func(f *fixture) {
+			attach(f, arm64(f), f.provenanceInputs(), f.theirs)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/arm64): no valid slsaprovenance1 attestation (missing, or not by the release's signer)"
+		}},
+		{"a missing attestation", func(f *fixture) {
+			f.deleteCosignTag(f.image.Platforms[1].Digest)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/arm64): no valid slsaprovenance1 attestation"
+		}},
+		{"an attestation left out of the contents", func(f *fixture) {
+			c := f.contents()
+			c.Attestations = slices.DeleteFunc(c.Attestations, func(a Attestation) bool { return a.Image == f.image.Ref() && a.Type == ProvenanceType })
+			f.writeContents(c, f.ours)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (index): release.json lists no slsaprovenance1 attestation for it"
+		}},
+		{"a VEX attestation of another document", func(f *fixture) {
+			f.deleteCosignTag(f.image.Platforms[0].Digest)
+			doc := filepath.Join(t.TempDir(), "other.vex.json")
+			writeFile(t, doc, `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/other","author":"someone","timestamp":"2026-11-02T10:00:00Z","version":1,"statements":[]}`)
+			if err := f.signer(f.ours).Attest(ctx, f.image.Repo+"@"+f.image.Platforms[0].Digest, VEXType, doc); err != nil {
+				t.Fatal(err)
+			}
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/amd64): no verified openvex attestation is the release's VEX document slipway_1.0.0.vex.json"
+		}},
+		{"a missing VEX attestation", func(f *fixture) {
+			f.deleteCosignTag(f.image.Platforms[0].Digest)
+		}, func(f *fixture) string {
+			return "image " + f.image.Ref() + " (linux/amd64): no valid openvex attestation"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, true)
+			tc.tamper(f)
+			f.fails([]string{tc.want(f)})
+		})
 	}
 }

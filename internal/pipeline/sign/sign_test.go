@@ -76,13 +76,19 @@ func TestEnsureNeedsAPassword(t *testing.T) {
 	}
 }
 
-func TestSignBlobVerifiesAndRejectsTamperingAndOtherKeys(t *testing.T) {
-	cosign := toolstest.Installed(t, "cosign")
+// twoKeys makes a working directory with two new key pairs: ours, and another that has nothing
+// to do with what ours signs.
+func twoKeys(t *testing.T) (cosign, dir string, ours, other KeyPair) {
+	t.Helper()
+	cosign = toolstest.Installed(t, "cosign")
 	t.Setenv(PasswordEnv, "test-password")
+	dir = t.TempDir()
+	return cosign, dir, newKey(t, cosign, filepath.Join(dir, "ours")), newKey(t, cosign, filepath.Join(dir, "theirs"))
+}
+
+func TestSignBlobVerifiesAndRejectsTamperingAndOtherKeys(t *testing.T) {
+	cosign, dir, k, other := twoKeys(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	k := newKey(t, cosign, filepath.Join(dir, "ours"))
-	other := newKey(t, cosign, filepath.Join(dir, "theirs"))
 
 	file := filepath.Join(dir, "checksums.txt")
 	if err := os.WriteFile(file, []byte("abc  slipway_1.0.0_linux_amd64.tar.gz\n"), 0o644); err != nil {
@@ -118,12 +124,8 @@ func TestSignBlobVerifiesAndRejectsTamperingAndOtherKeys(t *testing.T) {
 // One statement about two files, signed once: each file verifies against the bundle, a third
 // file (not a subject) does not, nor does another key; what comes back is the bundle verified.
 func TestAttestBlobCoversEverySubject(t *testing.T) {
-	cosign := toolstest.Installed(t, "cosign")
-	t.Setenv(PasswordEnv, "test-password")
+	cosign, dir, k, other := twoKeys(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	k := newKey(t, cosign, filepath.Join(dir, "ours"))
-	other := newKey(t, cosign, filepath.Join(dir, "theirs"))
 	var subjects []string
 	for _, name := range []string{"a.tar.gz", "b.zip", "c.tar.gz"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
@@ -154,16 +156,16 @@ func TestAttestBlobCoversEverySubject(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]struct {
-		v              Verifier
-		file, predType string
-		bundle, says   string
+		v               Verifier
+		file, predicate string
+		bundle, says    string
 	}{
 		"a file the statement is not about": {ours, "c.tar.gz", "slsaprovenance1", bundle, "c.tar.gz: slsaprovenance1 attestation " + bundle + " does not verify (public key " + k.Public},
 		"another key":                       {Verifier{Cosign: cosign, Key: other.Public}, "a.tar.gz", "slsaprovenance1", bundle, "does not verify (public key " + other.Public},
 		"another predicate type":            {ours, "a.tar.gz", "openvex", bundle, "openvex attestation"},
 		"no bundle":                         {ours, "a.tar.gz", "slsaprovenance1", bundle + ".missing", "a.tar.gz has no slsaprovenance1 attestation: its bundle " + bundle + ".missing is missing"},
 	} {
-		_, err := c.v.VerifyBlobAttestation(ctx, filepath.Join(dir, c.file), c.bundle, c.predType)
+		_, err := c.v.VerifyBlobAttestation(ctx, filepath.Join(dir, c.file), c.bundle, c.predicate)
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, c.says)
 		}
