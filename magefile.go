@@ -133,7 +133,7 @@ func (Verify) Run(ctx context.Context) error {
 	if img, noImage := deploy.ChooseImage(o.Root); noImage != nil {
 		fmt.Printf("verify:run: images NOT RUN: %v\n", noImage)
 	} else {
-		imgs, imgErr := c.Images(ctx, []string{img.String()}, o.Stamp.Version)
+		imgs, imgErr := c.Images(ctx, []string{img.Ref()}, o.Stamp.Version)
 		results, err = append(results, imgs...), errors.Join(err, imgErr)
 	}
 	runproof.Report(os.Stdout, results)
@@ -500,7 +500,7 @@ func (Deploy) Image() error {
 	if err != nil {
 		return err
 	}
-	fmt.Print(img.Outputs())
+	fmt.Print(deploy.Outputs(img))
 	return nil
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
@@ -173,7 +174,7 @@ func TestPublish(t *testing.T) {
 			t.Fatalf("GitHub release created=%v draft=%v", created, draft)
 		}
 		assets, order := gh.Assets()
-		c, err := release.ReadContents(dist)
+		c, err := artifact.ReadContents(dist)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,8 +182,8 @@ func TestPublish(t *testing.T) {
 		for _, f := range c.Files {
 			want = append(want, f.Name)
 		}
-		want = append(want, release.ContentsFile, release.ContentsFile+release.BundleSuffix)
-		if got := strings.Join(order, " "); !strings.HasSuffix(got, release.ContentsFile+" "+release.ContentsFile+release.BundleSuffix) || len(order) != len(want) {
+		want = append(want, artifact.ContentsFile, artifact.ContentsFile+artifact.BundleSuffix)
+		if got := strings.Join(order, " "); !strings.HasSuffix(got, artifact.ContentsFile+" "+artifact.ContentsFile+artifact.BundleSuffix) || len(order) != len(want) {
 			t.Errorf("uploaded %s\nwant %s, release.json and its bundle last", got, strings.Join(want, " "))
 		}
 		for _, name := range want {
@@ -215,7 +216,7 @@ func TestPublish(t *testing.T) {
 			t.Fatalf("platforms of %s: %v, %v", ref, platforms, err)
 		}
 		for _, p := range platforms {
-			if err := ours.VerifyAttestation(ctx, imgs[0].Repo+"@"+p.Digest, release.SBOMType); err != nil {
+			if err := ours.VerifyAttestation(ctx, imgs[0].Repo+"@"+p.Digest, artifact.SBOMType); err != nil {
 				t.Fatal(err)
 			}
 		}

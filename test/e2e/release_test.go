@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
@@ -74,7 +75,7 @@ func TestLocalRelease(t *testing.T) {
 	// The signed list of contents: one index of both platforms under the version's tag, an
 	// SBOM attestation per platform, provenance and VEX on the index and each platform, and
 	// images not skipped.
-	contents, err := release.ReadContents(dist)
+	contents, err := artifact.ReadContents(dist)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestLocalRelease(t *testing.T) {
 	}
 	// The fixture advisory: found by Trivy in go.mod, not a failure because the VEX document
 	// (govulncheck: imported, never called) says not_affected.
-	vexDoc := filepath.Join(dist, release.VEXName("slipway", contents.Version))
+	vexDoc := filepath.Join(dist, artifact.VEXName("slipway", contents.Version))
 	if doc := string(read(t, vexDoc)); !strings.Contains(doc, `"not_affected"`) || !strings.Contains(doc, vexAdvisory) || !strings.Contains(doc, "vulnerable_code_not_in_execute_path") {
 		t.Fatalf("the VEX document does not clear %s:\n%s", vexAdvisory, doc)
 	}
@@ -166,18 +167,18 @@ func TestLocalRelease(t *testing.T) {
 	arm64 := img.Platforms[1]
 	var armSBOM string
 	for _, a := range contents.Attestations {
-		if a.Image == img.Repo+"@"+arm64.Digest && a.Type == release.SBOMType {
+		if a.Image == img.Repo+"@"+arm64.Digest && a.Type == artifact.SBOMType {
 			armSBOM = filepath.Join(dist, a.File)
 		}
 	}
 	attestArm64 := func(t *testing.T, k sign.KeyPair) {
 		t.Helper()
-		if err := signer(k).Attest(ctx, img.Repo+"@"+arm64.Digest, release.SBOMType, armSBOM); err != nil {
+		if err := signer(k).Attest(ctx, img.Repo+"@"+arm64.Digest, artifact.SBOMType, armSBOM); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The provenance predicate, as the release attests it on every image.
-	statement := filepath.Join(dist, release.ProvenanceName("slipway", contents.Version))
+	statement := filepath.Join(dist, artifact.ProvenanceName("slipway", contents.Version))
 	var st struct{ Predicate json.RawMessage }
 	if err := json.Unmarshal(read(t, statement), &st); err != nil {
 		t.Fatal(err)
@@ -188,7 +189,7 @@ func TestLocalRelease(t *testing.T) {
 	// a digest's cosign tag took with it.
 	reattest := func(t *testing.T, digest string) {
 		t.Helper()
-		for typ, doc := range map[string]string{release.ProvenanceType: predicate, release.VEXType: vexDoc} {
+		for typ, doc := range map[string]string{artifact.ProvenanceType: predicate, artifact.VEXType: vexDoc} {
 			if err := signer(ours).Attest(ctx, img.Repo+"@"+digest, typ, doc); err != nil {
 				t.Fatal(err)
 			}
@@ -226,8 +227,8 @@ func TestLocalRelease(t *testing.T) {
 	})
 
 	t.Run("verify fails without release.json", func(t *testing.T) {
-		keep(t, release.ContentsFile)
-		if err := os.Remove(filepath.Join(dist, release.ContentsFile)); err != nil {
+		keep(t, artifact.ContentsFile)
+		if err := os.Remove(filepath.Join(dist, artifact.ContentsFile)); err != nil {
 			t.Fatal(err)
 		}
 		tampered(t, env, "release.json is missing: it is the release's signed list of contents")
@@ -235,14 +236,14 @@ func TestLocalRelease(t *testing.T) {
 
 	// checksums.txt changed and signed again with the release's key: only the signed contents
 	// can tell it is not what the release listed.
-	sums := filepath.Join(dist, release.ChecksumsFile)
+	sums := filepath.Join(dist, artifact.ChecksumsFile)
 	resignSums := func(t *testing.T, content string) {
 		t.Helper()
-		keep(t, release.ChecksumsFile, release.ChecksumsFile+release.BundleSuffix)
+		keep(t, artifact.ChecksumsFile, artifact.ChecksumsFile+artifact.BundleSuffix)
 		if err := os.WriteFile(sums, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := signer(ours).SignBlob(ctx, sums, sums+release.BundleSuffix); err != nil {
+		if err := signer(ours).SignBlob(ctx, sums, sums+artifact.BundleSuffix); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -308,7 +309,7 @@ func TestLocalRelease(t *testing.T) {
 	// Provenance: what verify expects (this clone's HEAD, the local builder) against what the
 	// release's statements say, one way it must fail each; the statements and bundles untouched,
 	// so nothing but the provenance check can catch these.
-	archive := filepath.Base(contents.Files[slices.IndexFunc(contents.Files, func(f release.File) bool { return f.Kind == release.KindArchive })].Name)
+	archive := filepath.Base(contents.Files[slices.IndexFunc(contents.Files, func(f artifact.File) bool { return f.Kind == artifact.KindArchive })].Name)
 	t.Run("verify fails when the provenance names another commit", func(t *testing.T) {
 		other := strings.Repeat("f", 40)
 		tampered(t, append(env, release.CommitEnv+"="+other), "provenance must say: source https://github.com/slipway-dev/slipway at "+other,
@@ -319,7 +320,7 @@ func TestLocalRelease(t *testing.T) {
 		tampered(t, append(env, release.BuilderEnv+"="+workflow), archive+": provenance: another builder: built by \""+provenance.LocalBuilder+"\"",
 			"image "+img.Ref()+" (index): provenance: another builder")
 	})
-	bundle := statement + release.BundleSuffix
+	bundle := statement + artifact.BundleSuffix
 	t.Run("verify fails when the archives' provenance is signed by another key", func(t *testing.T) {
 		keep(t, filepath.Base(bundle))
 		if err := signer(other).AttestBlob(ctx, statement, bundle); err != nil {
@@ -336,7 +337,7 @@ func TestLocalRelease(t *testing.T) {
 	})
 	t.Run("verify fails when an image's provenance is by another key", func(t *testing.T) {
 		deleteCosignTag(t, arm64.Digest)
-		if err := signer(other).Attest(ctx, img.Repo+"@"+arm64.Digest, release.ProvenanceType, predicate); err != nil {
+		if err := signer(other).Attest(ctx, img.Repo+"@"+arm64.Digest, artifact.ProvenanceType, predicate); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { deleteCosignTag(t, arm64.Digest); attestArm64(t, ours); reattest(t, arm64.Digest) })
@@ -345,8 +346,8 @@ func TestLocalRelease(t *testing.T) {
 
 	// Dropping the images from a (validly signed) list passes only with archives_only set.
 	t.Run("an archives-only release passes only when its signed contents say so", func(t *testing.T) {
-		keep(t, release.ContentsFile, release.ContentsFile+release.BundleSuffix)
-		path := filepath.Join(dist, release.ContentsFile)
+		keep(t, artifact.ContentsFile, artifact.ContentsFile+artifact.BundleSuffix)
+		path := filepath.Join(dist, artifact.ContentsFile)
 		write := func(archivesOnly bool) {
 			var c map[string]any
 			data, err := os.ReadFile(path)
@@ -359,7 +360,7 @@ func TestLocalRelease(t *testing.T) {
 			c["images"], c["attestations"], c["archives_only"] = []any{}, []any{}, archivesOnly
 			var files []any
 			for _, f := range c["files"].([]any) {
-				if f.(map[string]any)["kind"] != release.KindImageSBOM {
+				if f.(map[string]any)["kind"] != artifact.KindImageSBOM {
 					files = append(files, f)
 				}
 			}
@@ -370,7 +371,7 @@ func TestLocalRelease(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if err := signer(ours).SignBlob(ctx, path, path+release.BundleSuffix); err != nil {
+			if err := signer(ours).SignBlob(ctx, path, path+artifact.BundleSuffix); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -475,7 +476,7 @@ func TestReleaseSkipIsReportedAndTyposFail(t *testing.T) {
 		}
 	}
 	// Without images the signed contents say so, and that is what lets verify pass.
-	c, err := release.ReadContents(filepath.Join(clone, "dist"))
+	c, err := artifact.ReadContents(filepath.Join(clone, "dist"))
 	if err != nil || !c.ArchivesOnly || len(c.Images) != 0 {
 		t.Fatalf("release.json of SKIP=images: %+v, %v; want archives_only and no image", c, err)
 	}

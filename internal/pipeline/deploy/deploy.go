@@ -16,65 +16,33 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // DefaultOverlay is the overlay rendered when DEPLOY_OVERLAY is not set, relative to the root.
 const DefaultOverlay = "deploy/kubernetes/overlays/example"
 
-// Image is a container image pinned by digest.
-type Image struct {
-	Name   string // registry/repository, without tag
-	Digest string // sha256:<64 hex>
-}
-
-func (i Image) String() string { return i.Name + "@" + i.Digest }
-
-// Outputs renders the image as key=value lines: readable, and the format of a GitHub Actions
-// step's $GITHUB_OUTPUT (release.yml attests the image by name and digest).
-func (i Image) Outputs() string {
-	return fmt.Sprintf("name=%s\ndigest=%s\nref=%s\n", i.Name, i.Digest, i)
-}
-
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
-// ParseImage reads "name[:tag]@sha256:<hex>". A tag alone is refused: tags move, digests do not.
-func ParseImage(ref string) (Image, error) {
-	name, digest, ok := strings.Cut(strings.TrimSpace(ref), "@")
-	if !ok || !digestRE.MatchString(digest) {
-		return Image{}, fmt.Errorf("image %q is not pinned by digest: want name@sha256:<64 hex digits>, "+
-			"e.g. from `crane digest` or the release's dist/release.json", ref)
-	}
-	name = stripTag(name)
-	if name == "" {
-		return Image{}, fmt.Errorf("image %q has no name before the digest", ref)
-	}
-	return Image{Name: name, Digest: digest}, nil
-}
-
-// stripTag drops ":tag" from a reference; a ":" before the last "/" is a registry port.
-func stripTag(ref string) string {
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i]
-	}
-	return ref
+// Outputs renders img as key=value lines: readable, and the format of a GitHub Actions step's
+// $GITHUB_OUTPUT (release.yml attests the image by name and digest).
+func Outputs(img artifact.Image) string {
+	return fmt.Sprintf("name=%s\ndigest=%s\nref=%s\n", img.Repo, img.Digest, img.Ref())
 }
 
 // ReleasedImage is the image the last release made, from its list of contents,
 // dist/release.json: the file `mage verify` checks against its signature, which names each
 // image by digest in the registry it was published to. It must list one image index (its
 // tags, such as 1.2.3 and latest, share the digest); anything else needs DEPLOY_IMAGE.
-func ReleasedImage(dist string) (Image, error) {
-	path := filepath.Join(dist, release.ContentsFile)
-	c, err := release.ReadContents(dist)
+func ReleasedImage(dist string) (artifact.Image, error) {
+	path := filepath.Join(dist, artifact.ContentsFile)
+	c, err := artifact.ReadContents(dist)
 	if errors.Is(err, os.ErrNotExist) {
-		return Image{}, fmt.Errorf("no release to deploy: %s does not exist; run `mage release`, "+
+		return artifact.Image{}, fmt.Errorf("no release to deploy: %s does not exist; run `mage release`, "+
 			"or set DEPLOY_IMAGE=name@sha256:<digest>", path)
 	}
 	if err != nil {
-		return Image{}, fmt.Errorf("%w; run `mage release`, or set DEPLOY_IMAGE=name@sha256:<digest>", err)
+		return artifact.Image{}, fmt.Errorf("%w; run `mage release`, or set DEPLOY_IMAGE=name@sha256:<digest>", err)
 	}
 	var found []string
 	for _, img := range c.Images {
@@ -82,21 +50,21 @@ func ReleasedImage(dist string) (Image, error) {
 	}
 	switch len(found) {
 	case 0:
-		return Image{}, fmt.Errorf("%s lists no container image: the release was made without images (archives only); "+
+		return artifact.Image{}, fmt.Errorf("%s lists no container image: the release was made without images (archives only); "+
 			"set DEPLOY_IMAGE=name@sha256:<digest>", path)
 	case 1:
-		return ParseImage(found[0])
+		return artifact.ParseRef(found[0])
 	}
-	return Image{}, fmt.Errorf("the release made %d different images (%s): set DEPLOY_IMAGE to the one to deploy",
+	return artifact.Image{}, fmt.Errorf("the release made %d different images (%s): set DEPLOY_IMAGE to the one to deploy",
 		len(found), strings.Join(found, ", "))
 }
 
 // ChooseImage is DEPLOY_IMAGE when set, else the released image.
-func ChooseImage(root string) (Image, error) {
+func ChooseImage(root string) (artifact.Image, error) {
 	if ref := os.Getenv("DEPLOY_IMAGE"); ref != "" {
-		img, err := ParseImage(ref)
+		img, err := artifact.ParseRef(ref)
 		if err != nil {
-			return Image{}, fmt.Errorf("DEPLOY_IMAGE: %w", err)
+			return artifact.Image{}, fmt.Errorf("DEPLOY_IMAGE: %w", err)
 		}
 		return img, nil
 	}
@@ -117,7 +85,7 @@ func Overlay(root string) string {
 
 // Render runs the pinned kustomize on overlay with the service's image pinned to img, and checks
 // that the pin took: an overlay that renames the image itself would otherwise ship unpinned.
-func Render(ctx context.Context, kustomize, root, overlay string, img Image) ([]byte, error) {
+func Render(ctx context.Context, kustomize, root, overlay string, img artifact.Image) ([]byte, error) {
 	if _, err := os.Stat(filepath.Join(overlay, "kustomization.yaml")); err != nil {
 		return nil, fmt.Errorf("overlay %s has no kustomization.yaml: set DEPLOY_OVERLAY to a kustomize directory (default %s)", overlay, DefaultOverlay)
 	}
@@ -144,7 +112,7 @@ images:
   - name: %s
     newName: %s
     digest: %s
-`, filepath.ToSlash(rel), project.Name, img.Name, img.Digest)
+`, filepath.ToSlash(rel), project.Name, img.Repo, img.Digest)
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(wrapper), 0o644); err != nil {
 		return nil, err
 	}
@@ -161,20 +129,20 @@ images:
 var imageLine = regexp.MustCompile(`(?m)^[\s-]*image:\s*["']?([^"'\s]+)`)
 
 // pinned checks that the service's containers run img and none still names the placeholder.
-func pinned(manifests string, img Image) error {
+func pinned(manifests string, img artifact.Image) error {
 	uses := false
 	for _, m := range imageLine.FindAllStringSubmatch(manifests, -1) {
 		ref := m[1]
 		name, _, _ := strings.Cut(ref, "@")
 		switch {
-		case ref == img.String():
+		case ref == img.Ref():
 			uses = true
-		case stripTag(name) == project.Name:
+		case artifact.StripTag(name) == project.Name:
 			return fmt.Errorf("a container still runs the unpinned image %q: the overlay must not set `images:` for %q itself", m[1], project.Name)
 		}
 	}
 	if !uses {
-		return fmt.Errorf("no container runs %s: the overlay renamed image %q (remove its `images:` entry; deploy:render pins it)", img, project.Name)
+		return fmt.Errorf("no container runs %s: the overlay renamed image %q (remove its `images:` entry; deploy:render pins it)", img.Ref(), project.Name)
 	}
 	return nil
 }

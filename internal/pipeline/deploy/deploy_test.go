@@ -8,51 +8,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-func TestParseImage(t *testing.T) {
-	for _, tc := range []struct{ ref, want, err string }{
-		{"ghcr.io/acme/widget@" + digest, "ghcr.io/acme/widget@" + digest, ""},
-		{"ghcr.io/acme/widget:v1.2.3@" + digest, "ghcr.io/acme/widget@" + digest, ""},
-		{"127.0.0.1:5000/widget@" + digest, "127.0.0.1:5000/widget@" + digest, ""},
-		{"127.0.0.1:5000/widget:v1@" + digest, "127.0.0.1:5000/widget@" + digest, ""},
-		{"ghcr.io/acme/widget:v1.2.3", "", "not pinned by digest"},
-		{"ghcr.io/acme/widget@sha256:abc", "", "not pinned by digest"},
-		{"@" + digest, "", "no name"},
-	} {
-		got, err := ParseImage(tc.ref)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseImage(%q): got %v, want an error containing %q", tc.ref, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got.String() != tc.want {
-			t.Errorf("ParseImage(%q) = %v, %v; want %s", tc.ref, got, err, tc.want)
-		}
-	}
-}
-
 func TestImageOutputs(t *testing.T) {
-	img := Image{Name: "ghcr.io/acme/widget", Digest: digest}
+	img := artifact.Image{Repo: "ghcr.io/acme/widget", Digest: digest}
 	want := "name=ghcr.io/acme/widget\ndigest=" + digest + "\nref=ghcr.io/acme/widget@" + digest + "\n"
-	if got := img.Outputs(); got != want {
+	if got := Outputs(img); got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
-// contents is a release.json listing images (archives only when there are none), and no VEX
+// contents is a artifact.json listing images (archives only when there are none), and no VEX
 // document, with the reason, as an offline release without a vulnerability database writes it.
-func contents(t *testing.T, images ...release.Image) string {
+func contents(t *testing.T, images ...artifact.Image) string {
 	t.Helper()
-	c := release.Contents{Schema: 2, Version: "1.2.3", ArchivesOnly: len(images) == 0, Images: images,
+	c := artifact.Contents{Schema: artifact.ContentsSchema, Version: "1.2.3", ArchivesOnly: len(images) == 0, Images: images,
 		NoVEX: "govulncheck did not run: no vulnerability database offline",
-		Files: []release.File{{Name: release.ChecksumsFile, Kind: release.KindChecksums, Size: 1, SHA256: strings.Repeat("a", 64)}}}
+		Files: []artifact.File{{Name: artifact.ChecksumsFile, Kind: artifact.KindChecksums, Size: 1, SHA256: strings.Repeat("a", 64)}}}
 	data, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -62,19 +39,19 @@ func contents(t *testing.T, images ...release.Image) string {
 
 func TestReleasedImage(t *testing.T) {
 	const other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
-	platforms := []release.Platform{{OS: "linux", Arch: "amd64", Digest: other}}
-	widget := release.Image{Repo: "ghcr.io/acme/widget", Digest: digest, Tags: []string{"1.2.3", "latest"}, Platforms: platforms}
-	debug := release.Image{Repo: "ghcr.io/acme/widget-debug", Digest: other, Platforms: platforms}
+	platforms := []artifact.Platform{{OS: "linux", Arch: "amd64", Digest: other}}
+	widget := artifact.Image{Repo: "ghcr.io/acme/widget", Digest: digest, Tags: []string{"1.2.3", "latest"}, Platforms: platforms}
+	debug := artifact.Image{Repo: "ghcr.io/acme/widget-debug", Digest: other, Platforms: platforms}
 	for _, tc := range []struct{ name, json, want, err string }{
 		{"tags share one digest", contents(t, widget), "ghcr.io/acme/widget@" + digest, ""},
 		{"two different images", contents(t, widget, debug), "", "2 different images"},
 		{"archives only", contents(t), "", "archives only"},
 		{"an image without a digest", strings.Replace(contents(t, widget), digest, "latest", 1), "", "sha256 digest"},
-		{"corrupt", `{`, "", release.ContentsFile},
+		{"corrupt", `{`, "", artifact.ContentsFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dist := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dist, release.ContentsFile), []byte(tc.json), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dist, artifact.ContentsFile), []byte(tc.json), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			got, err := ReleasedImage(dist)
@@ -84,7 +61,7 @@ func TestReleasedImage(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got.String() != tc.want {
+			if err != nil || got.Ref() != tc.want {
 				t.Fatalf("got %v, %v; want %s", got, err, tc.want)
 			}
 		})
@@ -101,7 +78,7 @@ func TestChooseImagePrefersDeployImage(t *testing.T) {
 	root := t.TempDir() // no dist/: only the setting can answer
 	t.Setenv("DEPLOY_IMAGE", "ghcr.io/acme/widget@"+digest)
 	img, err := ChooseImage(root)
-	if err != nil || img.String() != "ghcr.io/acme/widget@"+digest {
+	if err != nil || img.Ref() != "ghcr.io/acme/widget@"+digest {
 		t.Fatalf("got %v, %v", img, err)
 	}
 	t.Setenv("DEPLOY_IMAGE", "ghcr.io/acme/widget:latest")
@@ -126,13 +103,13 @@ func kustomize(t *testing.T) (bin, root string) {
 
 func TestRenderPinsTheDigest(t *testing.T) {
 	bin, root := kustomize(t)
-	img := Image{Name: "ghcr.io/acme/widget", Digest: digest}
+	img := artifact.Image{Repo: "ghcr.io/acme/widget", Digest: digest}
 	out, err := Render(context.Background(), bin, root, filepath.Join(root, DefaultOverlay), img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(out)
-	if !strings.Contains(s, "image: "+img.String()) {
+	if !strings.Contains(s, "image: "+img.Ref()) {
 		t.Fatalf("rendered manifests do not run %s:\n%s", img, s)
 	}
 	for _, want := range []string{"kind: Deployment", "kind: Service", "kind: PodDisruptionBudget", "kind: NetworkPolicy"} {
@@ -157,14 +134,14 @@ func TestRenderRefusesAnOverlayThatRenamesTheImage(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Render(context.Background(), bin, root, overlay, Image{Name: "ghcr.io/acme/widget", Digest: digest})
+	_, err = Render(context.Background(), bin, root, overlay, artifact.Image{Repo: "ghcr.io/acme/widget", Digest: digest})
 	if err == nil || !strings.Contains(err.Error(), "renamed image") {
 		t.Fatalf("got %v, want an error saying the overlay renamed the image", err)
 	}
 }
 
 func TestRenderNamesAMissingOverlay(t *testing.T) {
-	_, err := Render(context.Background(), "kustomize", t.TempDir(), t.TempDir(), Image{Name: "x", Digest: digest})
+	_, err := Render(context.Background(), "kustomize", t.TempDir(), t.TempDir(), artifact.Image{Repo: "x", Digest: digest})
 	if err == nil || !strings.Contains(err.Error(), "DEPLOY_OVERLAY") {
 		t.Fatalf("got %v, want an error pointing at DEPLOY_OVERLAY", err)
 	}

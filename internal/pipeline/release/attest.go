@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
@@ -28,7 +29,7 @@ type buildTimes struct{ started, finished time.Time }
 // build's parameters and resolved dependencies, and who ran it (provenance.FromEnv). It returns
 // the file's name.
 func writeProvenance(ctx context.Context, dist string, in inputs, baseImage string, bt buildTimes) (string, error) {
-	sums, err := readChecksums(filepath.Join(dist, ChecksumsFile))
+	sums, err := readChecksums(filepath.Join(dist, artifact.ChecksumsFile))
 	if err != nil {
 		return "", err
 	}
@@ -77,7 +78,7 @@ func writeProvenance(ctx context.Context, dist string, in inputs, baseImage stri
 	if err != nil {
 		return "", err
 	}
-	name := ProvenanceName(project.Name, in.version)
+	name := artifact.ProvenanceName(project.Name, in.version)
 	return name, os.WriteFile(filepath.Join(dist, name), data, 0o644)
 }
 
@@ -85,8 +86,8 @@ func writeProvenance(ctx context.Context, dist string, in inputs, baseImage stri
 // predicate to every image index and platform image as a signed attestation; cosign makes each
 // image's digest the subject. It returns how many images it attested.
 func attestProvenance(ctx context.Context, dist, version, crane string, signer sign.Signer) (int, error) {
-	statement := filepath.Join(dist, ProvenanceName(project.Name, version))
-	if err := signer.AttestBlob(ctx, statement, statement+BundleSuffix); err != nil {
+	statement := filepath.Join(dist, artifact.ProvenanceName(project.Name, version))
+	if err := signer.AttestBlob(ctx, statement, statement+artifact.BundleSuffix); err != nil {
 		return 0, err
 	}
 	data, err := os.ReadFile(statement)
@@ -109,7 +110,7 @@ func attestProvenance(ctx context.Context, dist, version, crane string, signer s
 	if err := os.WriteFile(predicate, st.Predicate, 0o644); err != nil {
 		return 0, err
 	}
-	return attestImages(ctx, dist, crane, signer, ProvenanceType, predicate)
+	return attestImages(ctx, dist, crane, signer, artifact.ProvenanceType, predicate)
 }
 
 // govulncheck runs the release's vulnerability reachability check once: the VEX document is made
@@ -169,19 +170,19 @@ func writeVEX(ctx context.Context, dist string, in inputs, r quality.VulnResult,
 	if err != nil {
 		return "", err
 	}
-	name := VEXName(project.Name, in.version)
+	name := artifact.VEXName(project.Name, in.version)
 	return name, os.WriteFile(filepath.Join(dist, name), data, 0o644)
 }
 
 // attestVEX attaches the VEX document in dist/ to every image index and platform image.
 func attestVEX(ctx context.Context, dist, version, crane string, signer sign.Signer) (int, error) {
-	return attestImages(ctx, dist, crane, signer, VEXType, filepath.Join(dist, VEXName(project.Name, version)))
+	return attestImages(ctx, dist, crane, signer, artifact.VEXType, filepath.Join(dist, artifact.VEXName(project.Name, version)))
 }
 
 // attestImages attaches one predicate to every pushed index and each of its platform images.
 func attestImages(ctx context.Context, dist, crane string, signer sign.Signer, attType, predicate string) (int, error) {
 	n := 0
-	err := eachImage(ctx, dist, crane, func(ref string, _ *Platform) error {
+	err := eachImage(ctx, dist, crane, func(ref string, _ *artifact.Platform) error {
 		n++
 		return signer.Attest(ctx, ref, attType, predicate)
 	})

@@ -8,34 +8,36 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 )
 
 // validContents is a well-formed release.json: one archive, its SBOM, the checksums, the
 // provenance and its bundle, the VEX document, and an image with one platform and its
 // attestations.
-func validContents() Contents {
+func validContents() artifact.Contents {
 	d := func(c string) string { return "sha256:" + strings.Repeat(c, 64) }
 	const prov, vexDoc = "slipway_1.0.0.provenance.json", "slipway_1.0.0.vex.json"
 	index, platform := "ghcr.io/acme/slipway@"+d("1"), "ghcr.io/acme/slipway@"+d("2")
-	return Contents{
-		Schema: contentsSchema, Version: "1.0.0",
-		Files: []File{
-			{Name: "slipway_1.0.0_linux_amd64.tar.gz", Kind: KindArchive, Size: 1, SHA256: strings.Repeat("a", 64)},
-			{Name: "slipway_1.0.0_linux_amd64.tar.gz" + SBOMSuffix, Kind: KindSBOM, Size: 1, SHA256: strings.Repeat("b", 64)},
-			{Name: ChecksumsFile, Kind: KindChecksums, Size: 1, SHA256: strings.Repeat("c", 64)},
-			{Name: "slipway_1.0.0_image_linux_amd64" + SBOMSuffix, Kind: KindImageSBOM, Size: 1, SHA256: strings.Repeat("d", 64)},
-			{Name: prov, Kind: KindProvenance, Size: 1, SHA256: strings.Repeat("e", 64)},
-			{Name: prov + BundleSuffix, Kind: KindAttestation, Size: 1, SHA256: strings.Repeat("f", 64)},
-			{Name: vexDoc, Kind: KindVEX, Size: 1, SHA256: strings.Repeat("0", 64)},
+	return artifact.Contents{
+		Schema: artifact.ContentsSchema, Version: "1.0.0",
+		Files: []artifact.File{
+			{Name: "slipway_1.0.0_linux_amd64.tar.gz", Kind: artifact.KindArchive, Size: 1, SHA256: strings.Repeat("a", 64)},
+			{Name: "slipway_1.0.0_linux_amd64.tar.gz" + artifact.SBOMSuffix, Kind: artifact.KindSBOM, Size: 1, SHA256: strings.Repeat("b", 64)},
+			{Name: artifact.ChecksumsFile, Kind: artifact.KindChecksums, Size: 1, SHA256: strings.Repeat("c", 64)},
+			{Name: "slipway_1.0.0_image_linux_amd64" + artifact.SBOMSuffix, Kind: artifact.KindImageSBOM, Size: 1, SHA256: strings.Repeat("d", 64)},
+			{Name: prov, Kind: artifact.KindProvenance, Size: 1, SHA256: strings.Repeat("e", 64)},
+			{Name: prov + artifact.BundleSuffix, Kind: artifact.KindAttestation, Size: 1, SHA256: strings.Repeat("f", 64)},
+			{Name: vexDoc, Kind: artifact.KindVEX, Size: 1, SHA256: strings.Repeat("0", 64)},
 		},
-		Images: []Image{{Repo: "ghcr.io/acme/slipway", Digest: d("1"), Tags: []string{"1.0.0"},
-			Platforms: []Platform{{OS: "linux", Arch: "amd64", Digest: d("2")}}}},
-		Attestations: []Attestation{
-			{Image: index, Type: ProvenanceType, File: prov, Digests: []string{d("3")}},
-			{Image: index, Type: VEXType, File: vexDoc, Digests: []string{d("4")}},
-			{Image: platform, Type: ProvenanceType, File: prov, Digests: []string{d("5")}},
-			{Image: platform, Type: VEXType, File: vexDoc, Digests: []string{d("6")}},
-			{Image: platform, Type: SBOMType, File: "slipway_1.0.0_image_linux_amd64" + SBOMSuffix, Digests: []string{d("7")}},
+		Images: []artifact.Image{{Repo: "ghcr.io/acme/slipway", Digest: d("1"), Tags: []string{"1.0.0"},
+			Platforms: []artifact.Platform{{OS: "linux", Arch: "amd64", Digest: d("2")}}}},
+		Attestations: []artifact.Attestation{
+			{Image: index, Type: artifact.ProvenanceType, File: prov, Digests: []string{d("3")}},
+			{Image: index, Type: artifact.VEXType, File: vexDoc, Digests: []string{d("4")}},
+			{Image: platform, Type: artifact.ProvenanceType, File: prov, Digests: []string{d("5")}},
+			{Image: platform, Type: artifact.VEXType, File: vexDoc, Digests: []string{d("6")}},
+			{Image: platform, Type: artifact.SBOMType, File: "slipway_1.0.0_image_linux_amd64" + artifact.SBOMSuffix, Digests: []string{d("7")}},
 		},
 	}
 }
@@ -47,7 +49,7 @@ func writeContentsJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	dist := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dist, ContentsFile), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dist, artifact.ContentsFile), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dist
@@ -55,7 +57,7 @@ func writeContentsJSON(t *testing.T, v any) string {
 
 func TestReadContentsRoundTrips(t *testing.T) {
 	want := validContents()
-	got, err := ReadContents(writeContentsJSON(t, want))
+	got, err := artifact.ReadContents(writeContentsJSON(t, want))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,42 +71,42 @@ func TestReadContentsRoundTrips(t *testing.T) {
 // A contents file verify cannot make sense of is refused, naming what is wrong.
 func TestReadContentsRefusesMalformedLists(t *testing.T) {
 	for name, tc := range map[string]struct {
-		edit func(c *Contents)
+		edit func(c *artifact.Contents)
 		want string
 	}{
-		"another schema":        {func(c *Contents) { c.Schema = 1 }, "schema 1, this verify reads schema 2"},
-		"a path, not a name":    {func(c *Contents) { c.Files[0].Name = "../cosign.key" }, `file "../cosign.key": not a file name in dist/`},
-		"a short digest":        {func(c *Contents) { c.Files[0].SHA256 = "abc" }, `sha256 "abc" is not 64 hex digits`},
-		"a file twice":          {func(c *Contents) { c.Files[1].Name = c.Files[0].Name }, "is listed twice"},
-		"an unknown kind":       {func(c *Contents) { c.Files[0].Kind = "binary" }, `unknown kind "binary"`},
-		"no checksums file":     {func(c *Contents) { c.Files = slices.Delete(c.Files, 2, 3) }, "it does not list checksums.txt"},
-		"no images, no flag":    {func(c *Contents) { c.Images, c.Attestations = nil, nil }, "lists no image and does not say archives_only"},
-		"images and the flag":   {func(c *Contents) { c.ArchivesOnly = true }, "archives_only is set but 1 image(s) are listed"},
-		"an image by tag":       {func(c *Contents) { c.Images[0].Digest = "1.0.0" }, "want a repository and a sha256 digest"},
-		"an image, no platform": {func(c *Contents) { c.Images[0].Platforms = nil }, "lists no platform"},
-		"an SBOM attestation elsewhere": {func(c *Contents) { c.Attestations[4].Image = c.Attestations[0].Image },
+		"another schema":        {func(c *artifact.Contents) { c.Schema = 1 }, "schema 1, this verify reads schema 2"},
+		"a path, not a name":    {func(c *artifact.Contents) { c.Files[0].Name = "../cosign.key" }, `file "../cosign.key": not a file name in dist/`},
+		"a short digest":        {func(c *artifact.Contents) { c.Files[0].SHA256 = "abc" }, `sha256 "abc" is not 64 hex digits`},
+		"a file twice":          {func(c *artifact.Contents) { c.Files[1].Name = c.Files[0].Name }, "is listed twice"},
+		"an unknown kind":       {func(c *artifact.Contents) { c.Files[0].Kind = "binary" }, `unknown kind "binary"`},
+		"no checksums file":     {func(c *artifact.Contents) { c.Files = slices.Delete(c.Files, 2, 3) }, "it does not list checksums.txt"},
+		"no images, no flag":    {func(c *artifact.Contents) { c.Images, c.Attestations = nil, nil }, "lists no image and does not say archives_only"},
+		"images and the flag":   {func(c *artifact.Contents) { c.ArchivesOnly = true }, "archives_only is set but 1 image(s) are listed"},
+		"an image by tag":       {func(c *artifact.Contents) { c.Images[0].Digest = "1.0.0" }, "want a repository and a sha256 digest"},
+		"an image, no platform": {func(c *artifact.Contents) { c.Images[0].Platforms = nil }, "lists no platform"},
+		"an SBOM attestation elsewhere": {func(c *artifact.Contents) { c.Attestations[4].Image = c.Attestations[0].Image },
 			"not a platform manifest of a listed image"},
-		"an attestation of no listed image": {func(c *Contents) { c.Attestations[0].Image = "ghcr.io/acme/other@" + c.Images[0].Digest },
+		"an attestation of no listed image": {func(c *artifact.Contents) { c.Attestations[0].Image = "ghcr.io/acme/other@" + c.Images[0].Digest },
 			"not a listed image or platform manifest"},
-		"an attestation of no listed SBOM": {func(c *Contents) { c.Attestations[4].File = "other.json" },
+		"an attestation of no listed SBOM": {func(c *artifact.Contents) { c.Attestations[4].File = "other.json" },
 			`have cyclonedx of "other.json"`},
-		"a provenance attestation of the VEX document": {func(c *Contents) { c.Attestations[0].File = "slipway_1.0.0.vex.json" },
+		"a provenance attestation of the VEX document": {func(c *artifact.Contents) { c.Attestations[0].File = "slipway_1.0.0.vex.json" },
 			`have slsaprovenance1 of "slipway_1.0.0.vex.json"`},
-		"an unknown attestation type": {func(c *Contents) { c.Attestations[1].Type = "spdx" }, "have spdx of"},
-		"an attestation digest by tag": {func(c *Contents) { c.Attestations[1].Digests = []string{"latest"} },
+		"an unknown attestation type": {func(c *artifact.Contents) { c.Attestations[1].Type = "spdx" }, "have spdx of"},
+		"an attestation digest by tag": {func(c *artifact.Contents) { c.Attestations[1].Digests = []string{"latest"} },
 			`digest "latest" is not sha256:<hex>`},
-		"two provenance statements": {func(c *Contents) {
-			c.Files = append(c.Files, File{Name: "other.provenance.json", Kind: KindProvenance, SHA256: strings.Repeat("9", 64)})
+		"two provenance statements": {func(c *artifact.Contents) {
+			c.Files = append(c.Files, artifact.File{Name: "other.provenance.json", Kind: artifact.KindProvenance, SHA256: strings.Repeat("9", 64)})
 		}, "it lists 2 files of kind provenance: a release has one"},
-		"a bundle of no statement": {func(c *Contents) { c.Files[5].Name = "checksums.txt.intoto.sigstore.json" },
+		"a bundle of no statement": {func(c *artifact.Contents) { c.Files[5].Name = "checksums.txt.intoto.sigstore.json" },
 			"attestation checksums.txt.intoto.sigstore.json: want the bundle of a listed provenance statement"},
-		"no VEX and no reason": {func(c *Contents) { c.Files = c.Files[:6] }, "it must list a VEX document or say why there is none (no_vex)"},
-		"a VEX and a reason":   {func(c *Contents) { c.NoVEX = "offline" }, "it must list a VEX document or say why there is none (no_vex), and not both"},
+		"no VEX and no reason": {func(c *artifact.Contents) { c.Files = c.Files[:6] }, "it must list a VEX document or say why there is none (no_vex)"},
+		"a VEX and a reason":   {func(c *artifact.Contents) { c.NoVEX = "offline" }, "it must list a VEX document or say why there is none (no_vex), and not both"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := validContents()
 			tc.edit(&c)
-			_, err := ReadContents(writeContentsJSON(t, c))
+			_, err := artifact.ReadContents(writeContentsJSON(t, c))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("ReadContents: %v, want %q", err, tc.want)
 			}
@@ -115,7 +117,7 @@ func TestReadContentsRefusesMalformedLists(t *testing.T) {
 	data, _ := json.Marshal(validContents())
 	_ = json.Unmarshal(data, &m)
 	m["signed_by"] = "anyone"
-	if _, err := ReadContents(writeContentsJSON(t, m)); err == nil || !strings.Contains(err.Error(), `unknown field "signed_by"`) {
+	if _, err := artifact.ReadContents(writeContentsJSON(t, m)); err == nil || !strings.Contains(err.Error(), `unknown field "signed_by"`) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
@@ -141,8 +143,8 @@ func TestChecksumsDiffNamesEveryLine(t *testing.T) {
 		t.Errorf("want exactly three differences:\n%s", got)
 	}
 	same := map[string]string{
-		"slipway_1.0.0_linux_amd64.tar.gz":              strings.Repeat("a", 64),
-		"slipway_1.0.0_linux_amd64.tar.gz" + SBOMSuffix: strings.Repeat("b", 64),
+		"slipway_1.0.0_linux_amd64.tar.gz":                       strings.Repeat("a", 64),
+		"slipway_1.0.0_linux_amd64.tar.gz" + artifact.SBOMSuffix: strings.Repeat("b", 64),
 	}
 	if d := checksumsDiff(same, c); len(d) != 0 {
 		t.Errorf("matching lines differ: %v", d)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
@@ -108,17 +109,17 @@ type fixture struct {
 	dist          string
 	cosign, crane string
 	ours, theirs  sign.KeyPair
-	image         Image  // the release's image index, when it has one
-	sboms         []File // its image SBOMs
+	image         artifact.Image  // the release's image index, when it has one
+	sboms         []artifact.File // its image SBOMs
 }
 
 const fixtureVersion = "1.0.0"
 
 var fixtureFiles = map[string]string{
-	"slipway_1.0.0_linux_amd64.tar.gz":              "archive bytes",
-	"slipway_1.0.0_linux_amd64.tar.gz" + SBOMSuffix: `{"bomFormat":"CycloneDX"}`,
-	"slipway_1.0.0_windows_amd64.zip":               "zip bytes",
-	"slipway_1.0.0_windows_amd64.zip" + SBOMSuffix:  `{"bomFormat":"CycloneDX"}`,
+	"slipway_1.0.0_linux_amd64.tar.gz":                       "archive bytes",
+	"slipway_1.0.0_linux_amd64.tar.gz" + artifact.SBOMSuffix: `{"bomFormat":"CycloneDX"}`,
+	"slipway_1.0.0_windows_amd64.zip":                        "zip bytes",
+	"slipway_1.0.0_windows_amd64.zip" + artifact.SBOMSuffix:  `{"bomFormat":"CycloneDX"}`,
 }
 
 // newFixture writes a signed release the way the release lays it out: archives, their SBOMs and
@@ -139,19 +140,19 @@ func newFixture(t *testing.T, withImages bool) *fixture {
 		f.write(name, fixtureFiles[name])
 		fmt.Fprintf(&sums, "%s  %s\n", sha(fixtureFiles[name]), name)
 	}
-	f.write(ChecksumsFile, sums.String())
-	f.signBlob(ChecksumsFile, f.ours)
+	f.write(artifact.ChecksumsFile, sums.String())
+	f.signBlob(artifact.ChecksumsFile, f.ours)
 
 	f.write(artifactsJSON, "[]")
 	if withImages {
 		f.image = f.pushIndex(testRegistry(t))
 		f.signImage(f.ours)
 		for _, p := range f.image.Platforms {
-			name := imageSBOMName("slipway", fixtureVersion, p)
+			name := artifact.ImageSBOMName("slipway", fixtureVersion, p)
 			doc := fmt.Sprintf(`{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"name":%q}}}`, p)
 			f.write(name, doc)
 			f.attest(p, f.ours)
-			f.sboms = append(f.sboms, File{Name: name, Size: int64(len(doc)), SHA256: sha(doc)})
+			f.sboms = append(f.sboms, artifact.File{Name: name, Size: int64(len(doc)), SHA256: sha(doc)})
 		}
 		f.write(artifactsJSON, fmt.Sprintf(`[{"name":%q,"type":"Docker Manifest","extra":{"Digest":%q}}]`, f.image.Ref(), f.image.Digest))
 	}
@@ -201,7 +202,7 @@ func (f *fixture) writeProvenance(in provenance.Inputs, k sign.KeyPair) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.write(ProvenanceName("slipway", fixtureVersion), string(data))
+	f.write(artifact.ProvenanceName("slipway", fixtureVersion), string(data))
 	if _, err := attestProvenance(context.Background(), f.dist, fixtureVersion, f.crane, f.signer(k)); err != nil {
 		f.t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func (f *fixture) writeVEX(k sign.KeyPair) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.write(VEXName("slipway", fixtureVersion), string(data))
+	f.write(artifact.VEXName("slipway", fixtureVersion), string(data))
 	if _, err := attestVEX(context.Background(), f.dist, fixtureVersion, f.crane, f.signer(k)); err != nil {
 		f.t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func (f *fixture) writeVEX(k sign.KeyPair) {
 func (f *fixture) relist() {
 	f.t.Helper()
 	s := f.signer(f.ours)
-	b := built{signer: &s, imageSBOMs: f.sboms, provenance: ProvenanceName("slipway", fixtureVersion), vex: VEXName("slipway", fixtureVersion)}
+	b := built{signer: &s, imageSBOMs: f.sboms, provenance: artifact.ProvenanceName("slipway", fixtureVersion), vex: artifact.VEXName("slipway", fixtureVersion)}
 	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, f.image.Digest == "", b)
 	if err != nil {
 		f.t.Fatal(err)
@@ -243,7 +244,7 @@ func (f *fixture) relist() {
 
 // pushIndex pushes an index of two one-layer platform images, tagged 1.0.0 and latest, to a
 // repository of the test's own (beside scratch tags that point elsewhere, as in a real one).
-func (f *fixture) pushIndex(reg string) Image {
+func (f *fixture) pushIndex(reg string) artifact.Image {
 	f.t.Helper()
 	layer := filepath.Join(f.t.TempDir(), "layer.tar")
 	out, err := os.Create(layer)
@@ -268,7 +269,7 @@ func (f *fixture) pushIndex(reg string) Image {
 	f.craneOut("mutate", "--set-platform", "linux/arm64", "-t", repo+":arm64", repo+":base")
 	f.craneOut("index", "append", "-t", repo+":"+fixtureVersion, "-m", repo+":amd64", "-m", repo+":arm64")
 	f.craneOut("tag", repo+":"+fixtureVersion, "latest")
-	img := Image{Repo: repo, Digest: f.craneOut("digest", repo+":"+fixtureVersion)}
+	img := artifact.Image{Repo: repo, Digest: f.craneOut("digest", repo+":"+fixtureVersion)}
 	ps, err := IndexPlatforms(context.Background(), f.crane, img.Ref())
 	if err != nil {
 		f.t.Fatal(err)
@@ -315,7 +316,7 @@ func (f *fixture) verifier() sign.Verifier {
 
 func (f *fixture) signBlob(name string, k sign.KeyPair) {
 	f.t.Helper()
-	if err := f.signer(k).SignBlob(context.Background(), f.path(name), f.path(name)+BundleSuffix); err != nil {
+	if err := f.signer(k).SignBlob(context.Background(), f.path(name), f.path(name)+artifact.BundleSuffix); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -327,10 +328,10 @@ func (f *fixture) signImage(k sign.KeyPair) {
 	}
 }
 
-func (f *fixture) attest(p Platform, k sign.KeyPair) {
+func (f *fixture) attest(p artifact.Platform, k sign.KeyPair) {
 	f.t.Helper()
-	sbom := f.path(imageSBOMName("slipway", fixtureVersion, p))
-	if err := f.signer(k).Attest(context.Background(), f.image.Repo+"@"+p.Digest, SBOMType, sbom); err != nil {
+	sbom := f.path(artifact.ImageSBOMName("slipway", fixtureVersion, p))
+	if err := f.signer(k).Attest(context.Background(), f.image.Repo+"@"+p.Digest, artifact.SBOMType, sbom); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -362,7 +363,7 @@ func (f *fixture) editManifest(ref string, edit func(map[string]any)) string {
 }
 
 // writeContents writes c as release.json signed with k, as the release does.
-func (f *fixture) writeContents(c Contents, k sign.KeyPair) {
+func (f *fixture) writeContents(c artifact.Contents, k sign.KeyPair) {
 	f.t.Helper()
 	s := f.signer(k)
 	if err := writeContents(context.Background(), f.dist, c, &s); err != nil {
@@ -372,9 +373,9 @@ func (f *fixture) writeContents(c Contents, k sign.KeyPair) {
 
 // contents reads release.json back, to change it and sign it again (with the release's key: a
 // list signed by the release that says something else).
-func (f *fixture) contents() Contents {
+func (f *fixture) contents() artifact.Contents {
 	f.t.Helper()
-	c, err := ReadContents(f.dist)
+	c, err := artifact.ReadContents(f.dist)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/release/githubtest"
 )
 
@@ -40,7 +41,7 @@ func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeGitHub(t)
 	g := client(f)
-	files := assetFiles(t, "slipway_1.2.3_linux_amd64.tar.gz", ChecksumsFile)
+	files := assetFiles(t, "slipway_1.2.3_linux_amd64.tar.gz", artifact.ChecksumsFile)
 	if err := g.CheckUnpublished(ctx, "v1.2.3"); err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +64,14 @@ func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 		"GET /repos/acme/svc/releases/tags/v1.2.3",
 		"POST /repos/acme/svc/releases",
 		"POST /uploads/7/assets?name=slipway_1.2.3_linux_amd64.tar.gz",
-		"POST /uploads/7/assets?name=" + ChecksumsFile,
+		"POST /uploads/7/assets?name=" + artifact.ChecksumsFile,
 		"PATCH /repos/acme/svc/releases/7",
 	}
 	if got := strings.Join(f.Calls(), "\n"); got != strings.Join(want, "\n") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 	assets, _ := f.Assets()
-	if _, draft := f.State(); draft || string(assets[ChecksumsFile]) != "bytes of "+ChecksumsFile {
+	if _, draft := f.State(); draft || string(assets[artifact.ChecksumsFile]) != "bytes of "+artifact.ChecksumsFile {
 		t.Fatalf("after publishing: draft=%v assets=%v", draft, assets)
 	}
 }
@@ -79,11 +80,11 @@ func TestGitHubReleaseIsADraftUntilEveryFileIsUp(t *testing.T) {
 func TestGitHubUploadFailureLeavesOnlyADraft(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeGitHub(t)
-	f.FailUpload = ChecksumsFile
+	f.FailUpload = artifact.ChecksumsFile
 	g := client(f)
 	pub := publishing{github: &g, tag: "v1.2.3"}
-	_, err := pub.createDraft(ctx, t.TempDir(), assetFiles(t, "a.tar.gz", ChecksumsFile, "z.zip"))
-	if err == nil || !strings.Contains(err.Error(), "uploading "+ChecksumsFile) || !strings.Contains(err.Error(), "nothing is public") {
+	_, err := pub.createDraft(ctx, t.TempDir(), assetFiles(t, "a.tar.gz", artifact.ChecksumsFile, "z.zip"))
+	if err == nil || !strings.Contains(err.Error(), "uploading "+artifact.ChecksumsFile) || !strings.Contains(err.Error(), "nothing is public") {
 		t.Fatalf("err = %v, want the failed upload named and the draft left", err)
 	}
 	if _, draft := f.State(); !draft {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
@@ -183,7 +184,7 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 	fmt.Fprintf(out, "verifying %s against %s\nprovenance must say: %s (%s)\n", dist, trust, want, from)
 	// A local release's images live in the project's loopback registry: make sure it answers.
 	// (The contents are read unverified here only to learn that; Verify checks them first.)
-	if c, err := ReadContents(dist); err == nil && slices.ContainsFunc(c.Images, func(i Image) bool { return onLoopback(i.Repo) }) {
+	if c, err := artifact.ReadContents(dist); err == nil && slices.ContainsFunc(c.Images, func(i artifact.Image) bool { return onLoopback(i.Repo) }) {
 		if _, err := registry.Project(ctx, root); err != nil {
 			return err
 		}
@@ -193,7 +194,7 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 		return err
 	}
 	fmt.Fprintf(out, "OK: %s signature; %d files match it; %s lists exactly its archives and SBOMs and its signature verifies; every archive has an SBOM\n",
-		ContentsFile, len(c.Files), ChecksumsFile)
+		artifact.ContentsFile, len(c.Files), artifact.ChecksumsFile)
 	fmt.Fprintf(out, "OK: provenance of every archive and image verifies and says: %s\n", want)
 	attested := "SBOM, provenance and VEX"
 	if c.NoVEX != "" {
@@ -208,10 +209,10 @@ func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) 
 			img.Ref(), strings.Join(ps, ", "), strings.Join(img.Tags, ", "), attested)
 	}
 	if c.ArchivesOnly {
-		fmt.Fprintf(out, "OK: no images, as the signed %s says (archives_only)\n", ContentsFile)
+		fmt.Fprintf(out, "OK: no images, as the signed %s says (archives_only)\n", artifact.ContentsFile)
 	}
 	if c.NoVEX != "" {
-		fmt.Fprintf(out, "NOTE: no VEX document, as the signed %s says: %s\n", ContentsFile, c.NoVEX)
+		fmt.Fprintf(out, "NOTE: no VEX document, as the signed %s says: %s\n", artifact.ContentsFile, c.NoVEX)
 	}
 	for _, n := range c.Notes {
 		fmt.Fprintf(out, "NOTE: %s\n", n)

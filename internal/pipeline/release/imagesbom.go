@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -13,10 +14,10 @@ import (
 // (Trivy, reading the image from its registry) and, with a signer, attaches each one to its
 // platform manifest as a signed cosign attestation, so the SBOM travels with the image.
 // BuildKit's own SBOM attestation would pull a scanner image, which offline machines cannot.
-func ImageSBOMs(ctx context.Context, dist, project, version, trivy, crane string, signer *sign.Signer) ([]File, error) {
-	var files []File
-	err := eachPlatformImage(ctx, dist, crane, func(ref string, p Platform) error {
-		name := imageSBOMName(project, version, p)
+func ImageSBOMs(ctx context.Context, dist, project, version, trivy, crane string, signer *sign.Signer) ([]artifact.File, error) {
+	var files []artifact.File
+	err := eachPlatformImage(ctx, dist, crane, func(ref string, p artifact.Platform) error {
+		name := artifact.ImageSBOMName(project, version, p)
 		path := filepath.Join(dist, name)
 		err := (run.Cmd{}).Run(ctx, trivy, "image", "--image-src=remote", "--format=cyclonedx",
 			"--output="+path, "--skip-version-check", "--disable-telemetry", ref)
@@ -24,7 +25,7 @@ func ImageSBOMs(ctx context.Context, dist, project, version, trivy, crane string
 			return fmt.Errorf("SBOM of image %s (%s): %w", ref, p, err)
 		}
 		if signer != nil {
-			if err := signer.Attest(ctx, ref, SBOMType, path); err != nil {
+			if err := signer.Attest(ctx, ref, artifact.SBOMType, path); err != nil {
 				return err
 			}
 		}
@@ -43,16 +44,16 @@ func ImageSBOMs(ctx context.Context, dist, project, version, trivy, crane string
 // signed attestations: a publishing release signs only once the scan gate has passed.
 func attestImageSBOMs(ctx context.Context, dist, project, version, crane string, signer sign.Signer) (int, error) {
 	n := 0
-	err := eachPlatformImage(ctx, dist, crane, func(ref string, p Platform) error {
+	err := eachPlatformImage(ctx, dist, crane, func(ref string, p artifact.Platform) error {
 		n++
-		return signer.Attest(ctx, ref, SBOMType, filepath.Join(dist, imageSBOMName(project, version, p)))
+		return signer.Attest(ctx, ref, artifact.SBOMType, filepath.Join(dist, artifact.ImageSBOMName(project, version, p)))
 	})
 	return n, err
 }
 
 // eachPlatformImage calls fn with every platform image of every pushed index, by digest.
-func eachPlatformImage(ctx context.Context, dist, crane string, fn func(ref string, p Platform) error) error {
-	return eachImage(ctx, dist, crane, func(ref string, p *Platform) error {
+func eachPlatformImage(ctx context.Context, dist, crane string, fn func(ref string, p artifact.Platform) error) error {
+	return eachImage(ctx, dist, crane, func(ref string, p *artifact.Platform) error {
 		if p == nil {
 			return nil
 		}
@@ -61,7 +62,7 @@ func eachPlatformImage(ctx context.Context, dist, crane string, fn func(ref stri
 }
 
 // eachImage calls fn with every pushed index (p nil) and each of its platform images, by digest.
-func eachImage(ctx context.Context, dist, crane string, fn func(ref string, p *Platform) error) error {
+func eachImage(ctx context.Context, dist, crane string, fn func(ref string, p *artifact.Platform) error) error {
 	recs, err := ReadImages(dist)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/semver"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -42,7 +43,7 @@ func imageTags(version string) []string {
 // their blobs, then every referrer of the index and of each platform image (cosign's signature
 // and attestation bundles). It sets no tag. A version tag that already names another image in
 // the target is refused before anything is copied: a published version never changes.
-func (p promotion) copy(ctx context.Context, img PushedImage) (referrers int, err error) {
+func (p promotion) copy(ctx context.Context, img artifact.Image) (referrers int, err error) {
 	version := p.target + ":" + p.tags[0]
 	switch d, found, err := remoteDigest(ctx, p.crane, version); {
 	case err != nil:
@@ -88,23 +89,23 @@ func (p promotion) copyDigest(ctx context.Context, repo, digest string) error {
 
 // verify checks a copied image where users will pull it: the same checks as the staged one got
 // (platforms, index signature, SBOM attestations), by digest.
-func (p promotion) verify(ctx context.Context, img PushedImage, platforms []string) (Image, error) {
+func (p promotion) verify(ctx context.Context, img artifact.Image, platforms []string) (artifact.Image, error) {
 	staged, err := IndexPlatforms(ctx, p.crane, img.Repo+"@"+img.Digest)
 	if err != nil {
-		return Image{}, fmt.Errorf("image %s@%s: %w", img.Repo, img.Digest, err)
+		return artifact.Image{}, fmt.Errorf("image %s@%s: %w", img.Repo, img.Digest, err)
 	}
 	var bad []string
 	for _, w := range platforms {
-		if !slices.ContainsFunc(staged, func(s Platform) bool { return s.String() == w }) {
+		if !slices.ContainsFunc(staged, func(s artifact.Platform) bool { return s.String() == w }) {
 			bad = append(bad, fmt.Sprintf("image %s@%s: platform %s is missing from the index", img.Repo, img.Digest, w))
 		}
 	}
 	// The copy must hold the staged platforms by digest, each with its SBOM attestation; no
 	// tag yet: tags are set only once this passed.
-	want := Image{Repo: p.target, Digest: img.Digest, Platforms: staged}
-	var atts []Attestation
+	want := artifact.Image{Repo: p.target, Digest: img.Digest, Platforms: staged}
+	var atts []artifact.Attestation
 	for _, pl := range staged {
-		atts = append(atts, Attestation{Image: p.target + "@" + pl.Digest, Type: SBOMType})
+		atts = append(atts, artifact.Attestation{Image: p.target + "@" + pl.Digest, Type: artifact.SBOMType})
 	}
 	checked, more := verifyImage(ctx, want, atts, p.verifier, p.crane, true)
 	if bad = append(bad, more...); len(bad) > 0 {

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
@@ -32,10 +33,10 @@ import (
 type promoteFixture struct {
 	crane, cosign string
 	root, dist    string
-	staged        PushedImage
+	staged        artifact.Image
 	target        string
 	verifier      sign.Verifier
-	files         []File
+	files         []artifact.File
 }
 
 func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
@@ -65,7 +66,7 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 		t.Fatal(err)
 	}
 	_, digest, _ := strings.Cut(out, "@")
-	f.staged = PushedImage{Repo: repo, Digest: digest, Tags: []string{"1.2.3"}}
+	f.staged = artifact.Image{Repo: repo, Digest: digest, Tags: []string{"1.2.3"}}
 
 	t.Setenv(sign.PasswordEnv, "test")
 	key := sign.KeyPair{Private: filepath.Join(f.root, "cosign.key"), Public: filepath.Join(f.root, "cosign.pub")}
@@ -82,10 +83,10 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 	archive := "slipway_1.2.3_linux_amd64.tar.gz"
 	writeFile(t, filepath.Join(f.dist, archive), "archive bytes")
 	sum := sha256.Sum256([]byte("archive bytes"))
-	writeFile(t, filepath.Join(f.dist, ChecksumsFile), hex.EncodeToString(sum[:])+"  "+archive+"\n")
-	writeFile(t, filepath.Join(f.dist, ChecksumsFile+BundleSuffix), "{}")
-	f.files = []File{{Name: archive, Kind: KindArchive, Size: 13, SHA256: hex.EncodeToString(sum[:])}}
-	for name, kind := range map[string]string{ChecksumsFile: KindChecksums, ChecksumsFile + BundleSuffix: KindSignature} {
+	writeFile(t, filepath.Join(f.dist, artifact.ChecksumsFile), hex.EncodeToString(sum[:])+"  "+archive+"\n")
+	writeFile(t, filepath.Join(f.dist, artifact.ChecksumsFile+artifact.BundleSuffix), "{}")
+	f.files = []artifact.File{{Name: archive, Kind: artifact.KindArchive, Size: 13, SHA256: hex.EncodeToString(sum[:])}}
+	for name, kind := range map[string]string{artifact.ChecksumsFile: artifact.KindChecksums, artifact.ChecksumsFile + artifact.BundleSuffix: artifact.KindSignature} {
 		d, err := fileDigest(filepath.Join(f.dist, name))
 		if err != nil {
 			t.Fatal(err)
@@ -93,8 +94,8 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 		d.Name, d.Kind = name, kind
 		f.files = append(f.files, d)
 	}
-	writeFile(t, filepath.Join(f.dist, ContentsFile), `{"schema":1}`)
-	writeFile(t, filepath.Join(f.dist, ContentsFile+BundleSuffix), "{}")
+	writeFile(t, filepath.Join(f.dist, artifact.ContentsFile), `{"schema":1}`)
+	writeFile(t, filepath.Join(f.dist, artifact.ContentsFile+artifact.BundleSuffix), "{}")
 	if !signed {
 		return f
 	}
@@ -109,7 +110,7 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 	sbom := filepath.Join(f.root, "sbom.json")
 	writeFile(t, sbom, `{"bomFormat":"CycloneDX","specVersion":"1.5"}`)
 	for _, p := range ps {
-		if err := signer.Attest(ctx, f.staged.Repo+"@"+p.Digest, SBOMType, sbom); err != nil {
+		if err := signer.Attest(ctx, f.staged.Repo+"@"+p.Digest, artifact.SBOMType, sbom); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,10 +158,10 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 	gh.OnCall = func(call string) {
 		tags := f.tags(t)
 		switch {
-		case strings.HasPrefix(call, "POST") && !strings.Contains(call, "name="+ContentsFile) && strings.Contains(tags, "1.2.3"):
+		case strings.HasPrefix(call, "POST") && !strings.Contains(call, "name="+artifact.ContentsFile) && strings.Contains(tags, "1.2.3"):
 			t.Errorf("%s: the target is already tagged (%q) before the draft holds the verified files", call, tags)
-		case strings.Contains(call, "name="+ContentsFile) && !strings.Contains(tags, "latest"):
-			t.Errorf("%s: %s goes up before it can name the published, tagged images (%q)", call, ContentsFile, tags)
+		case strings.Contains(call, "name="+artifact.ContentsFile) && !strings.Contains(tags, "latest"):
+			t.Errorf("%s: %s goes up before it can name the published, tagged images (%q)", call, artifact.ContentsFile, tags)
 		case strings.HasPrefix(call, "PATCH") && (!strings.Contains(tags, "1.2.3") || !strings.Contains(tags, "latest")):
 			t.Errorf("%s: the release goes public before the tags are set (%q)", call, tags)
 		}
@@ -179,10 +180,10 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 	}
 	// release.json and its bundle go up last, once they name the published images.
 	assets, order := gh.Assets()
-	if _, draft := gh.State(); draft || len(assets[ChecksumsFile]) == 0 || string(assets["slipway_1.2.3_linux_amd64.tar.gz"]) != "archive bytes" {
+	if _, draft := gh.State(); draft || len(assets[artifact.ChecksumsFile]) == 0 || string(assets["slipway_1.2.3_linux_amd64.tar.gz"]) != "archive bytes" {
 		t.Fatalf("GitHub: draft=%v assets=%v", draft, order)
 	}
-	for i, name := range []string{ContentsFile, ContentsFile + BundleSuffix} {
+	for i, name := range []string{artifact.ContentsFile, artifact.ContentsFile + artifact.BundleSuffix} {
 		want, err := os.ReadFile(filepath.Join(f.dist, name))
 		if err != nil {
 			t.Fatal(err)
@@ -206,7 +207,7 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 		t.Fatalf("summary images: %+v", c.Images)
 	}
 	for _, p := range c.Images[0].Platforms {
-		if err := f.verifier.VerifyAttestation(ctx, f.target+"@"+p.Digest, SBOMType); err != nil {
+		if err := f.verifier.VerifyAttestation(ctx, f.target+"@"+p.Digest, artifact.SBOMType); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,7 +239,7 @@ func TestPromoteNeverTagsAnImageThatDoesNotVerify(t *testing.T) {
 func TestPromoteUploadFailureLeavesNoTagAndOnlyADraft(t *testing.T) {
 	f := newPromoteFixture(t, true)
 	gh := newFakeGitHub(t)
-	gh.FailUpload = ChecksumsFile
+	gh.FailUpload = artifact.ChecksumsFile
 	g := client(gh)
 	_, _, err := f.promote(&g)
 	if err == nil || !strings.Contains(err.Error(), "nothing is public") {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/semver"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
@@ -190,8 +191,8 @@ func (pub publishing) note() string {
 // every image) and the VEX document's attestations.
 func signStaged(ctx context.Context, st *stages, in inputs, dist string, signer sign.Signer) error {
 	if err := st.run("checksums signature", func() (string, error) {
-		sums := filepath.Join(dist, ChecksumsFile)
-		return "", signer.SignBlob(ctx, sums, sums+BundleSuffix)
+		sums := filepath.Join(dist, artifact.ChecksumsFile)
+		return "", signer.SignBlob(ctx, sums, sums+artifact.BundleSuffix)
 	}); err != nil {
 		return err
 	}
@@ -247,7 +248,7 @@ func (pub *publishing) promote(ctx context.Context, st *stages, in inputs, dist 
 	}); err != nil {
 		return err
 	}
-	var published []Image
+	var published []artifact.Image
 	if err := st.run("verify copied images", func() (string, error) {
 		for _, r := range recs {
 			r.Tags = p.tags
@@ -301,7 +302,7 @@ func (pub *publishing) announce(ctx context.Context, st *stages, dist string, c 
 	}
 	return st.run("GitHub release: public", func() (string, error) {
 		stillDraft := fmt.Sprintf("(the images are published and tagged; the GitHub release is still a draft: finish it at %s)", pub.draft.URL)
-		for _, name := range []string{ContentsFile, ContentsFile + BundleSuffix} {
+		for _, name := range []string{artifact.ContentsFile, artifact.ContentsFile + artifact.BundleSuffix} {
 			f, err := fileDigest(filepath.Join(dist, name))
 			if err != nil {
 				return "", fmt.Errorf("%s: %w\n%s", name, err, stillDraft)
@@ -313,7 +314,7 @@ func (pub *publishing) announce(ctx context.Context, st *stages, dist string, c 
 		if err := pub.github.MakePublic(ctx, pub.draft); err != nil {
 			return "", fmt.Errorf("%w\n%s", err, stillDraft)
 		}
-		return pub.draft.URL + ", with " + ContentsFile, nil
+		return pub.draft.URL + ", with " + artifact.ContentsFile, nil
 	})
 }
 
@@ -340,14 +341,14 @@ func (pub publishing) createDraft(ctx context.Context, dist string, assets []Ass
 // releaseAssets are the files of the GitHub release: every file release.json lists, as verify
 // checked them (with the digests they verified with), which includes checksums.txt and its
 // bundle. release.json and its bundle follow in announce, once they name the published images.
-func releaseAssets(dist string, files []File) ([]Asset, error) {
+func releaseAssets(dist string, files []artifact.File) ([]Asset, error) {
 	var as []Asset
 	have := map[string]bool{}
 	for _, f := range files {
 		as = append(as, Asset{Name: f.Name, Path: filepath.Join(dist, f.Name), SHA256: f.SHA256})
 		have[f.Name] = true
 	}
-	for _, name := range []string{ChecksumsFile, ChecksumsFile + BundleSuffix} {
+	for _, name := range []string{artifact.ChecksumsFile, artifact.ChecksumsFile + artifact.BundleSuffix} {
 		if !have[name] {
 			return nil, fmt.Errorf("%s is not among the verified files: a published release ships it", name)
 		}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
@@ -174,7 +175,7 @@ func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) err
 
 // built is what the goreleaser run and the stages after it made.
 type built struct {
-	imageSBOMs []File
+	imageSBOMs []artifact.File
 	provenance string       // the provenance statement's file name in dist/
 	vex        string       // the VEX document's file name in dist/; "" when none was made
 	noVEX      string       // why there is no VEX document
@@ -452,9 +453,9 @@ func recordContents(ctx context.Context, dist, version, crane string, archivesOn
 }
 
 // contentsFiles are release.json and its bundle, for the summary (they cannot list themselves).
-func contentsFiles(dist string) []File {
-	var fs []File
-	for _, name := range []string{ContentsFile, ContentsFile + BundleSuffix} {
+func contentsFiles(dist string) []artifact.File {
+	var fs []artifact.File
+	for _, name := range []string{artifact.ContentsFile, artifact.ContentsFile + artifact.BundleSuffix} {
 		if f, err := fileDigest(filepath.Join(dist, name)); err == nil {
 			f.Name = name
 			fs = append(fs, f)

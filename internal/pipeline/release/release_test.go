@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 )
 
 func TestAFailedReleaseNeverLeavesACompleteLookingDist(t *testing.T) {
@@ -15,7 +17,7 @@ func TestAFailedReleaseNeverLeavesACompleteLookingDist(t *testing.T) {
 	if err := os.MkdirAll(dist, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dist, ChecksumsFile), []byte("x"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dist, artifact.ChecksumsFile), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	failure := errors.New("scan gate failed")
@@ -23,7 +25,7 @@ func TestAFailedReleaseNeverLeavesACompleteLookingDist(t *testing.T) {
 	// Failing before goreleaser touched dist/: the previous release stays where it is.
 	err := failure
 	(&stages{}).setAsideOnFailure(root, &err)
-	if _, statErr := os.Stat(filepath.Join(dist, ChecksumsFile)); statErr != nil || err.Error() != failure.Error() {
+	if _, statErr := os.Stat(filepath.Join(dist, artifact.ChecksumsFile)); statErr != nil || err.Error() != failure.Error() {
 		t.Fatalf("an early failure moved dist/ (err %v)", err)
 	}
 
@@ -41,7 +43,7 @@ func TestAFailedReleaseNeverLeavesACompleteLookingDist(t *testing.T) {
 		t.Fatal("a failed release left dist/ in place")
 	}
 	moved := filepath.Join(root, ".slipway", "failed-release")
-	if _, statErr := os.Stat(filepath.Join(moved, ChecksumsFile)); statErr != nil {
+	if _, statErr := os.Stat(filepath.Join(moved, artifact.ChecksumsFile)); statErr != nil {
 		t.Fatal(statErr)
 	}
 	if !errors.Is(err, failure) || !strings.Contains(err.Error(), moved) {

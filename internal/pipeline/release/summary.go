@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -28,7 +29,7 @@ type Summary struct {
 	Checked Checked
 	Root    string // paths in commands are shown relative to it
 	Dist    string
-	Extra   []File // not in Checked.Files: release.json and its bundle, which cannot list themselves
+	Extra   []artifact.File // not in Checked.Files: release.json and its bundle, which cannot list themselves
 	// Verify commands: the verifier of this release; Unsigned leaves out the signature checks.
 	Verifier sign.Verifier
 	Unsigned bool
@@ -64,13 +65,13 @@ func (s Summary) Write(w io.Writer) {
 
 	fmt.Fprintf(w, "\nArtifacts in %s (%d)\n", s.rel(s.Dist), len(s.Checked.Files)+len(s.Extra))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, f := range append(append([]File(nil), s.Checked.Files...), s.Extra...) {
+	for _, f := range append(append([]artifact.File(nil), s.Checked.Files...), s.Extra...) {
 		fmt.Fprintf(tw, "  %s\t%s\tsha256:%s\n", f.Name, size(f.Size), f.SHA256)
 	}
 	tw.Flush()
 
 	if s.Checked.ArchivesOnly {
-		fmt.Fprintf(w, "\nImages: none (archives only, as %s records)\n", ContentsFile)
+		fmt.Fprintf(w, "\nImages: none (archives only, as %s records)\n", artifact.ContentsFile)
 	}
 	if len(s.Checked.Images) > 0 {
 		fmt.Fprintln(w, "\nImages")
@@ -102,9 +103,9 @@ func (s Summary) writeAttestations(w io.Writer) {
 	bundle := ""
 	for _, f := range s.Checked.Files {
 		switch f.Kind {
-		case KindArchive:
+		case artifact.KindArchive:
 			archives++
-		case KindAttestation:
+		case artifact.KindAttestation:
 			bundle = f.Name
 		}
 	}
@@ -113,7 +114,7 @@ func (s Summary) writeAttestations(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nAttestations")
 	if bundle != "" {
-		fmt.Fprintf(w, "  %s: %s of %d archives (a file, listed above)\n", bundle, ProvenanceType, archives)
+		fmt.Fprintf(w, "  %s: %s of %d archives (a file, listed above)\n", bundle, artifact.ProvenanceType, archives)
 	}
 	for _, img := range s.Checked.Images {
 		subjects := [][2]string{{"index", img.Digest}}
@@ -140,25 +141,25 @@ func (s Summary) writeAttestations(w io.Writer) {
 // every archive's provenance, and each image's signature and attestations (SBOM, provenance,
 // VEX). Reading what the provenance says is `mage verify`'s, or see SECURITY.md.
 func (s Summary) VerifyCommands() []string {
-	contents := s.rel(filepath.Join(s.Dist, ContentsFile))
-	sums := s.rel(filepath.Join(s.Dist, ChecksumsFile))
+	contents := s.rel(filepath.Join(s.Dist, artifact.ContentsFile))
+	sums := s.rel(filepath.Join(s.Dist, artifact.ChecksumsFile))
 	v := s.Verifier
 	if v.Key != "" {
 		v.Key = s.rel(v.Key)
 	}
-	cmds := []string{fmt.Sprintf("(cd %s && sha256sum --check %s)", s.rel(s.Dist), ChecksumsFile)}
+	cmds := []string{fmt.Sprintf("(cd %s && sha256sum --check %s)", s.rel(s.Dist), artifact.ChecksumsFile)}
 	if s.Unsigned {
 		return cmds
 	}
 	cmds = append([]string{
-		run.Quote("cosign", v.BlobArgs(contents, contents+BundleSuffix)...),
-		run.Quote("cosign", v.BlobArgs(sums, sums+BundleSuffix)...),
+		run.Quote("cosign", v.BlobArgs(contents, contents+artifact.BundleSuffix)...),
+		run.Quote("cosign", v.BlobArgs(sums, sums+artifact.BundleSuffix)...),
 	}, cmds...)
 	for _, f := range s.Checked.Files {
-		if f.Kind == KindAttestation {
+		if f.Kind == artifact.KindAttestation {
 			for _, a := range s.Checked.Files {
-				if a.Kind == KindArchive {
-					cmds = append(cmds, run.Quote("cosign", v.BlobAttestationArgs(s.rel(filepath.Join(s.Dist, a.Name)), s.rel(filepath.Join(s.Dist, f.Name)), ProvenanceType)...))
+				if a.Kind == artifact.KindArchive {
+					cmds = append(cmds, run.Quote("cosign", v.BlobAttestationArgs(s.rel(filepath.Join(s.Dist, a.Name)), s.rel(filepath.Join(s.Dist, f.Name)), artifact.ProvenanceType)...))
 				}
 			}
 		}

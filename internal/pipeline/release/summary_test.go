@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -21,21 +22,21 @@ func TestSummaryListsEverythingAndHowToVerifyIt(t *testing.T) {
 			{Name: "scan", Result: "SKIPPED (SKIP=scan)"},
 		},
 		Checked: Checked{
-			Files: []File{
-				{Name: "slipway_0.1.0_linux_amd64.tar.gz", Kind: KindArchive, Size: 736_870, SHA256: strings.Repeat("e", 64)},
-				{Name: "slipway_0.1.0.provenance.json.sigstore.json", Kind: KindAttestation, Size: 31_000, SHA256: strings.Repeat("a", 64)},
+			Files: []artifact.File{
+				{Name: "slipway_0.1.0_linux_amd64.tar.gz", Kind: artifact.KindArchive, Size: 736_870, SHA256: strings.Repeat("e", 64)},
+				{Name: "slipway_0.1.0.provenance.json.sigstore.json", Kind: artifact.KindAttestation, Size: 31_000, SHA256: strings.Repeat("a", 64)},
 			},
-			Images: []Image{{Repo: "127.0.0.1:5000/slipway", Tags: []string{"0.1.0-dev.3-gabc1234"}, Digest: idx,
-				Platforms: []Platform{{OS: "linux", Arch: "amd64", Digest: amd, Size: 4_404_019}}}},
-			Attestations: []Attestation{
-				{Image: "127.0.0.1:5000/slipway@" + idx, Type: ProvenanceType, Digests: []string{att}},
-				{Image: "127.0.0.1:5000/slipway@" + amd, Type: SBOMType, Digests: []string{att}},
+			Images: []artifact.Image{{Repo: "127.0.0.1:5000/slipway", Tags: []string{"0.1.0-dev.3-gabc1234"}, Digest: idx,
+				Platforms: []artifact.Platform{{OS: "linux", Arch: "amd64", Digest: amd, Size: 4_404_019}}}},
+			Attestations: []artifact.Attestation{
+				{Image: "127.0.0.1:5000/slipway@" + idx, Type: artifact.ProvenanceType, Digests: []string{att}},
+				{Image: "127.0.0.1:5000/slipway@" + amd, Type: artifact.SBOMType, Digests: []string{att}},
 			},
 			NoVEX: "govulncheck did not run: offline",
 		},
 		Root:     "/src",
 		Dist:     "/src/dist",
-		Extra:    []File{{Name: "checksums.txt", Size: 120, SHA256: strings.Repeat("f", 64)}},
+		Extra:    []artifact.File{{Name: "checksums.txt", Size: 120, SHA256: strings.Repeat("f", 64)}},
 		Verifier: sign.Verifier{Key: "/src/.slipway/cosign.pub"},
 	}
 	var out bytes.Buffer

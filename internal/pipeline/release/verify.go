@@ -16,18 +16,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
-// Names of the files goreleaser writes (see .goreleaser.yaml).
+// goreleaser's record of what it built and pushed (see .goreleaser.yaml).
 const (
-	ChecksumsFile = "checksums.txt"
-	BundleSuffix  = ".sigstore.json"  // cosign bundle next to the file it signs
-	SBOMSuffix    = ".sbom.cdx.json"  // CycloneDX SBOM next to the archive it describes
-	SBOMType      = "cyclonedx"       // cosign attestation type of image SBOMs
 	artifactsJSON = "artifacts.json"  // goreleaser's record of what it built and pushed
 	imageType     = "Docker Manifest" // goreleaser's artifact type for the index ko pushed
 	extraDigest   = "Digest"          // goreleaser's Extra key: the pushed digest
@@ -35,49 +32,13 @@ const (
 
 // Checked is what one verification looked at.
 type Checked struct {
-	Files        []File        // every file ContentsFile lists
-	Images       []Image       // every image index it lists, as read from its registry
-	Attestations []Attestation // every attestation it lists
-	ArchivesOnly bool          // the signed contents say the release has no images
-	NoVEX        string        // why the release has no VEX document, as its signed contents say
-	Provenance   *Expectation  // what every provenance statement was checked to say; nil: not checked
+	Files        []artifact.File        // every file ContentsFile lists
+	Images       []artifact.Image       // every image index it lists, as read from its registry
+	Attestations []artifact.Attestation // every attestation it lists
+	ArchivesOnly bool                   // the signed contents say the release has no images
+	NoVEX        string                 // why the release has no VEX document, as its signed contents say
+	Provenance   *Expectation           // what every provenance statement was checked to say; nil: not checked
 	Notes        []string
-}
-
-// File is one release file with its size and digest.
-type File struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"` // KindArchive, KindSBOM, ...
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// Image is one pushed image index and its platform manifests.
-type Image struct {
-	Repo      string     `json:"repo"` // registry/repository, no tag
-	Digest    string     `json:"digest"`
-	Tags      []string   `json:"tags"` // the tags that point at it
-	Platforms []Platform `json:"platforms"`
-}
-
-// Ref is the image pinned by digest.
-func (i Image) Ref() string { return i.Repo + "@" + i.Digest }
-
-// Platform is one platform manifest of an image index.
-type Platform struct {
-	OS      string `json:"os"`
-	Arch    string `json:"architecture"`
-	Variant string `json:"variant,omitempty"`
-	Digest  string `json:"digest"`
-	Size    int64  `json:"size"` // compressed: config and layers, what a pull downloads
-}
-
-func (p Platform) String() string {
-	s := p.OS + "/" + p.Arch
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }
 
 // Verify checks the release in dist against its signed contents (ContentsFile): the contents'
@@ -104,20 +65,20 @@ func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, sig
 // verifyAgainst is Verify with the provenance's expectation given.
 func verifyAgainst(ctx context.Context, dist string, v sign.Verifier, want Expectation, crane string, signatures bool) (Checked, error) {
 	var c Checked
-	path := filepath.Join(dist, ContentsFile)
+	path := filepath.Join(dist, artifact.ContentsFile)
 	if _, err := os.Stat(path); err != nil {
 		return c, fmt.Errorf("%s is missing: it is the release's signed list of contents, and without it nothing "+
 			"says which files, images and attestations to expect; verify a complete release (`mage release`, or "+
-			"download %s and %s with the release)", path, ContentsFile, ContentsFile+BundleSuffix)
+			"download %s and %s with the release)", path, artifact.ContentsFile, artifact.ContentsFile+artifact.BundleSuffix)
 	}
 	if signatures {
-		if err := v.VerifyBlob(ctx, path, path+BundleSuffix); err != nil {
-			return c, fmt.Errorf("release in %s does not verify: %s\n(nothing %s lists can be trusted, so nothing else was checked)", dist, brief(err), ContentsFile)
+		if err := v.VerifyBlob(ctx, path, path+artifact.BundleSuffix); err != nil {
+			return c, fmt.Errorf("release in %s does not verify: %s\n(nothing %s lists can be trusted, so nothing else was checked)", dist, brief(err), artifact.ContentsFile)
 		}
 	} else {
 		c.Notes = append(c.Notes, "signatures NOT CHECKED: the release is unsigned (a snapshot, or SKIP=sign)")
 	}
-	contents, err := ReadContents(dist)
+	contents, err := artifact.ReadContents(dist)
 	if err != nil {
 		return c, err
 	}
@@ -127,19 +88,21 @@ func verifyAgainst(ctx context.Context, dist string, v sign.Verifier, want Expec
 	for _, want := range contents.Files {
 		f, err := fileDigest(filepath.Join(dist, want.Name))
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s: listed in %s but %v", want.Name, ContentsFile, err))
+			bad = append(bad, fmt.Sprintf("%s: listed in %s but %v", want.Name, artifact.ContentsFile, err))
 			continue
 		}
 		f.Name, f.Kind = want.Name, want.Kind
 		c.Files = append(c.Files, f)
-		if want.Kind == KindChecksums {
+		if want.Kind == artifact.KindChecksums {
 			continue // compared line by line below, which names what changed
 		}
 		if f.SHA256 != want.SHA256 {
-			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", want.Name, f.SHA256, ContentsFile, want.SHA256))
+			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", want.Name, f.SHA256, artifact.ContentsFile, want.SHA256))
 		}
-		if want.Kind == KindArchive && !slices.ContainsFunc(contents.Files, func(s File) bool { return s.Name == want.Name+SBOMSuffix && s.Kind == KindSBOM }) {
-			bad = append(bad, fmt.Sprintf("%s: no SBOM (%s) in %s", want.Name, want.Name+SBOMSuffix, ContentsFile))
+		if want.Kind == artifact.KindArchive && !slices.ContainsFunc(contents.Files, func(s artifact.File) bool {
+			return s.Name == want.Name+artifact.SBOMSuffix && s.Kind == artifact.KindSBOM
+		}) {
+			bad = append(bad, fmt.Sprintf("%s: no SBOM (%s) in %s", want.Name, want.Name+artifact.SBOMSuffix, artifact.ContentsFile))
 		}
 	}
 	bad = append(bad, checkChecksums(ctx, dist, contents, v, signatures)...)
@@ -165,15 +128,15 @@ func verifyAgainst(ctx context.Context, dist string, v sign.Verifier, want Expec
 // checkArchiveProvenance holds every archive to the provenance statement: its bundle verifies
 // against the archive (signed by the release's identity, the archive's digest a subject), it
 // signs exactly the statement listed, and the statement says what want expects.
-func checkArchiveProvenance(ctx context.Context, dist string, contents Contents, v sign.Verifier, want Expectation) []string {
-	i := slices.IndexFunc(contents.Files, func(f File) bool { return f.Kind == KindProvenance })
+func checkArchiveProvenance(ctx context.Context, dist string, contents artifact.Contents, v sign.Verifier, want Expectation) []string {
+	i := slices.IndexFunc(contents.Files, func(f artifact.File) bool { return f.Kind == artifact.KindProvenance })
 	if i < 0 {
-		return []string{fmt.Sprintf("%s lists no provenance: a signed release has a SLSA provenance statement of its archives (%s)", ContentsFile, ProvenanceName(project.Name, contents.Version))}
+		return []string{fmt.Sprintf("%s lists no provenance: a signed release has a SLSA provenance statement of its archives (%s)", artifact.ContentsFile, artifact.ProvenanceName(project.Name, contents.Version))}
 	}
 	stmt := contents.Files[i]
-	bundle := stmt.Name + BundleSuffix
-	if !slices.ContainsFunc(contents.Files, func(f File) bool { return f.Name == bundle && f.Kind == KindAttestation }) {
-		return []string{fmt.Sprintf("%s: %s lists no signature bundle of it (%s)", stmt.Name, ContentsFile, bundle)}
+	bundle := stmt.Name + artifact.BundleSuffix
+	if !slices.ContainsFunc(contents.Files, func(f artifact.File) bool { return f.Name == bundle && f.Kind == artifact.KindAttestation }) {
+		return []string{fmt.Sprintf("%s: %s lists no signature bundle of it (%s)", stmt.Name, artifact.ContentsFile, bundle)}
 	}
 	statement, err := os.ReadFile(filepath.Join(dist, stmt.Name))
 	if err != nil {
@@ -182,10 +145,10 @@ func checkArchiveProvenance(ctx context.Context, dist string, contents Contents,
 	var bad []string
 	compared := false
 	for _, f := range contents.Files {
-		if f.Kind != KindArchive {
+		if f.Kind != artifact.KindArchive {
 			continue
 		}
-		data, err := v.VerifyBlobAttestation(ctx, filepath.Join(dist, f.Name), filepath.Join(dist, bundle), ProvenanceType)
+		data, err := v.VerifyBlobAttestation(ctx, filepath.Join(dist, f.Name), filepath.Join(dist, bundle), artifact.ProvenanceType)
 		if err != nil {
 			bad = append(bad, brief(err)+" (the provenance is missing, about other artifacts, or not by the release's signer)")
 			continue
@@ -207,9 +170,9 @@ func checkArchiveProvenance(ctx context.Context, dist string, contents Contents,
 // checkImageAttestations holds the index and every platform image of img to the release's
 // provenance and VEX: each carries a listed attestation of both that verifies, the provenance
 // saying what want expects of that digest, the VEX attestation being the release's document.
-func checkImageAttestations(ctx context.Context, dist string, img Image, contents Contents, v sign.Verifier, want Expectation) []string {
+func checkImageAttestations(ctx context.Context, dist string, img artifact.Image, contents artifact.Contents, v sign.Verifier, want Expectation) []string {
 	var doc any
-	i := slices.IndexFunc(contents.Files, func(f File) bool { return f.Kind == KindVEX })
+	i := slices.IndexFunc(contents.Files, func(f artifact.File) bool { return f.Kind == artifact.KindVEX })
 	if i >= 0 {
 		data, err := os.ReadFile(filepath.Join(dist, contents.Files[i].Name))
 		if err != nil {
@@ -227,13 +190,13 @@ func checkImageAttestations(ctx context.Context, dist string, img Image, content
 	for _, s := range subjects {
 		ref := img.Repo + "@" + s.digest
 		name := fmt.Sprintf("image %s (%s)", img.Ref(), s.what)
-		types := []string{ProvenanceType}
+		types := []string{artifact.ProvenanceType}
 		if doc != nil {
-			types = append(types, VEXType)
+			types = append(types, artifact.VEXType)
 		}
 		for _, t := range types {
-			if !slices.ContainsFunc(contents.Attestations, func(a Attestation) bool { return a.Image == ref && a.Type == t }) {
-				bad = append(bad, fmt.Sprintf("%s: %s lists no %s attestation for it", name, ContentsFile, t))
+			if !slices.ContainsFunc(contents.Attestations, func(a artifact.Attestation) bool { return a.Image == ref && a.Type == t }) {
+				bad = append(bad, fmt.Sprintf("%s: %s lists no %s attestation for it", name, artifact.ContentsFile, t))
 				continue
 			}
 			envs, err := v.VerifiedAttestations(ctx, ref, t)
@@ -241,7 +204,7 @@ func checkImageAttestations(ctx context.Context, dist string, img Image, content
 				bad = append(bad, fmt.Sprintf("%s: no valid %s attestation (missing, or not by the release's signer): %s", name, t, brief(err)))
 				continue
 			}
-			if t == ProvenanceType {
+			if t == artifact.ProvenanceType {
 				bad = append(bad, anyProvenance(name, envs, want.of(s.digest))...)
 			} else if !slices.ContainsFunc(envs, func(env []byte) bool { return predicateIs(env, doc) }) {
 				bad = append(bad, fmt.Sprintf("%s: no verified %s attestation is the release's VEX document %s", name, t, contents.Files[i].Name))
@@ -298,8 +261,8 @@ func predicateIs(env []byte, doc any) bool {
 
 // checkChecksums holds checksums.txt to the contents: exactly the archives and SBOMs it lists,
 // with their sha256 (what `sha256sum --check` users rely on), and signed by the same identity.
-func checkChecksums(ctx context.Context, dist string, contents Contents, v sign.Verifier, signatures bool) []string {
-	sums := filepath.Join(dist, ChecksumsFile)
+func checkChecksums(ctx context.Context, dist string, contents artifact.Contents, v sign.Verifier, signatures bool) []string {
+	sums := filepath.Join(dist, artifact.ChecksumsFile)
 	listed, err := readChecksums(sums)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // reported as a missing file
@@ -310,13 +273,13 @@ func checkChecksums(ctx context.Context, dist string, contents Contents, v sign.
 	bad := checksumsDiff(listed, contents)
 	if len(bad) == 0 {
 		// Same lines, other bytes (order, spacing): still not the file that was released.
-		want := contents.Files[slices.IndexFunc(contents.Files, func(f File) bool { return f.Kind == KindChecksums })]
+		want := contents.Files[slices.IndexFunc(contents.Files, func(f artifact.File) bool { return f.Kind == artifact.KindChecksums })]
 		if got, err := fileDigest(sums); err == nil && got.SHA256 != want.SHA256 {
-			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", ChecksumsFile, got.SHA256, ContentsFile, want.SHA256))
+			bad = append(bad, fmt.Sprintf("%s: sha256 %s does not match %s (%s): the file was changed after the release", artifact.ChecksumsFile, got.SHA256, artifact.ContentsFile, want.SHA256))
 		}
 	}
 	if signatures {
-		if err := v.VerifyBlob(ctx, sums, sums+BundleSuffix); err != nil {
+		if err := v.VerifyBlob(ctx, sums, sums+artifact.BundleSuffix); err != nil {
 			bad = append(bad, brief(err))
 		}
 	}
@@ -326,7 +289,7 @@ func checkChecksums(ctx context.Context, dist string, contents Contents, v sign.
 // inventory lists a release without checking it (SKIP=verify): what its contents file lists.
 func inventory(dist string) (Checked, error) {
 	c := Checked{Notes: []string{"NOT VERIFIED (SKIP=verify): run `mage verify`"}}
-	contents, err := ReadContents(dist)
+	contents, err := artifact.ReadContents(dist)
 	if err != nil {
 		return c, err
 	}
@@ -338,8 +301,8 @@ func inventory(dist string) (Checked, error) {
 // verifyImage checks one index in its registry: it is there by digest with the recorded
 // platform manifests, every recorded tag points at it, its signature verifies, and every
 // platform carries a listed SBOM attestation that verifies.
-func verifyImage(ctx context.Context, want Image, atts []Attestation, v sign.Verifier, crane string, signatures bool) (Image, []string) {
-	out := Image{Repo: want.Repo, Digest: want.Digest, Tags: want.Tags}
+func verifyImage(ctx context.Context, want artifact.Image, atts []artifact.Attestation, v sign.Verifier, crane string, signatures bool) (artifact.Image, []string) {
+	out := artifact.Image{Repo: want.Repo, Digest: want.Digest, Tags: want.Tags}
 	var bad []string
 	platforms, err := IndexPlatforms(ctx, crane, want.Ref())
 	if err != nil {
@@ -347,13 +310,13 @@ func verifyImage(ctx context.Context, want Image, atts []Attestation, v sign.Ver
 	}
 	out.Platforms = platforms
 	for _, w := range want.Platforms {
-		if !slices.ContainsFunc(platforms, func(p Platform) bool { return p.String() == w.String() && p.Digest == w.Digest }) {
-			bad = append(bad, fmt.Sprintf("image %s: the index lacks platform %s %s that %s lists", want.Ref(), w, w.Digest, ContentsFile))
+		if !slices.ContainsFunc(platforms, func(p artifact.Platform) bool { return p.String() == w.String() && p.Digest == w.Digest }) {
+			bad = append(bad, fmt.Sprintf("image %s: the index lacks platform %s %s that %s lists", want.Ref(), w, w.Digest, artifact.ContentsFile))
 		}
 	}
 	for _, p := range platforms {
-		if !slices.ContainsFunc(want.Platforms, func(w Platform) bool { return p.String() == w.String() && p.Digest == w.Digest }) {
-			bad = append(bad, fmt.Sprintf("image %s: the index holds platform %s %s that %s does not list", want.Ref(), p, p.Digest, ContentsFile))
+		if !slices.ContainsFunc(want.Platforms, func(w artifact.Platform) bool { return p.String() == w.String() && p.Digest == w.Digest }) {
+			bad = append(bad, fmt.Sprintf("image %s: the index holds platform %s %s that %s does not list", want.Ref(), p, p.Digest, artifact.ContentsFile))
 		}
 	}
 	for _, tag := range want.Tags {
@@ -373,12 +336,12 @@ func verifyImage(ctx context.Context, want Image, atts []Attestation, v sign.Ver
 	}
 	for _, p := range want.Platforms {
 		ref := want.Repo + "@" + p.Digest
-		i := slices.IndexFunc(atts, func(a Attestation) bool { return a.Image == ref && a.Type == SBOMType })
+		i := slices.IndexFunc(atts, func(a artifact.Attestation) bool { return a.Image == ref && a.Type == artifact.SBOMType })
 		if i < 0 {
-			bad = append(bad, fmt.Sprintf("image %s (%s): %s lists no %s SBOM attestation for it", want.Ref(), p, ContentsFile, SBOMType))
+			bad = append(bad, fmt.Sprintf("image %s (%s): %s lists no %s SBOM attestation for it", want.Ref(), p, artifact.ContentsFile, artifact.SBOMType))
 			continue
 		}
-		if err := v.VerifyAttestation(ctx, ref, SBOMType); err != nil {
+		if err := v.VerifyAttestation(ctx, ref, artifact.SBOMType); err != nil {
 			bad = append(bad, fmt.Sprintf("image %s (%s): no valid SBOM attestation (missing, or not by the release's signer): %s", want.Ref(), p, brief(err)))
 		}
 	}
@@ -399,15 +362,9 @@ func brief(err error) string {
 	return strings.Replace(err.Error(), re.Error(), out[strings.LastIndex(out, "\n")+1:], 1)
 }
 
-// PushedImage is a pushed image index as goreleaser recorded it in artifacts.json.
-type PushedImage struct {
-	Repo, Digest string
-	Tags         []string
-}
-
 // ReadImages reads the image indexes ko pushed from goreleaser's artifacts.json: one record
 // per index (ko names it repo@digest, or repo:tag@digest for a single tag).
-func ReadImages(dist string) ([]PushedImage, error) {
+func ReadImages(dist string) ([]artifact.Image, error) {
 	data, err := os.ReadFile(filepath.Join(dist, artifactsJSON))
 	if err != nil {
 		return nil, err
@@ -420,7 +377,7 @@ func ReadImages(dist string) ([]PushedImage, error) {
 	if err := json.Unmarshal(data, &arts); err != nil {
 		return nil, fmt.Errorf("%s: %w", artifactsJSON, err)
 	}
-	var recs []PushedImage
+	var recs []artifact.Image
 	for _, a := range arts {
 		if a.Type != imageType {
 			continue
@@ -431,9 +388,9 @@ func ReadImages(dist string) ([]PushedImage, error) {
 		}
 		name, _, _ := strings.Cut(a.Name, "@")
 		repo, tag := splitTag(name)
-		i := slices.IndexFunc(recs, func(r PushedImage) bool { return r.Repo == repo && r.Digest == digest })
+		i := slices.IndexFunc(recs, func(r artifact.Image) bool { return r.Repo == repo && r.Digest == digest })
 		if i < 0 {
-			recs = append(recs, PushedImage{Repo: repo, Digest: digest})
+			recs = append(recs, artifact.Image{Repo: repo, Digest: digest})
 			i = len(recs) - 1
 		}
 		if tag != "" {
@@ -459,7 +416,7 @@ func imagePlatforms(dist string) ([]string, error) {
 
 // IndexPlatforms lists the platform manifests of an image index in its registry (attestation
 // manifests, platform unknown/unknown, are left out).
-func IndexPlatforms(ctx context.Context, crane, ref string) ([]Platform, error) {
+func IndexPlatforms(ctx context.Context, crane, ref string) ([]artifact.Platform, error) {
 	out, err := (run.Cmd{}).Output(ctx, crane, "manifest", ref)
 	if err != nil {
 		return nil, fmt.Errorf("reading the index from its registry: %w", err)
@@ -477,12 +434,12 @@ func IndexPlatforms(ctx context.Context, crane, ref string) ([]Platform, error) 
 	if err := json.Unmarshal([]byte(out), &idx); err != nil {
 		return nil, fmt.Errorf("%s is not an image index: %w", ref, err)
 	}
-	var ps []Platform
+	var ps []artifact.Platform
 	for _, m := range idx.Manifests {
 		if m.Platform == nil || m.Platform.OS == "unknown" {
 			continue
 		}
-		p := Platform{OS: m.Platform.OS, Arch: m.Platform.Arch, Variant: m.Platform.Variant, Digest: m.Digest}
+		p := artifact.Platform{OS: m.Platform.OS, Arch: m.Platform.Arch, Variant: m.Platform.Variant, Digest: m.Digest}
 		if p.Size, err = imageSize(ctx, crane, repoOf(ref)+"@"+m.Digest); err != nil {
 			return nil, err
 		}
@@ -549,21 +506,21 @@ func readChecksums(path string) (map[string]string, error) {
 	return sums, nil
 }
 
-func fileDigest(path string) (File, error) {
+func fileDigest(path string) (artifact.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return File{}, errors.New("it is missing")
+			return artifact.File{}, errors.New("it is missing")
 		}
-		return File{}, err
+		return artifact.File{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return File{}, err
+		return artifact.File{}, err
 	}
-	return File{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return artifact.File{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 func isArchive(name string) bool {

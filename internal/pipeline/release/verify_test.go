@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -24,7 +25,7 @@ func TestVerifyPassesAnIntactRelease(t *testing.T) {
 		kinds = append(kinds, file.Kind)
 	}
 	slices.Sort(kinds)
-	want := []string{KindArchive, KindArchive, KindAttestation, KindChecksums, KindImageSBOM, KindImageSBOM, KindProvenance, KindSBOM, KindSBOM, KindSignature, KindVEX}
+	want := []string{artifact.KindArchive, artifact.KindArchive, artifact.KindAttestation, artifact.KindChecksums, artifact.KindImageSBOM, artifact.KindImageSBOM, artifact.KindProvenance, artifact.KindSBOM, artifact.KindSBOM, artifact.KindSignature, artifact.KindVEX}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("checked files of kinds %v, want %v", kinds, want)
 	}
@@ -55,26 +56,26 @@ func TestVerifyPassesAnIntactRelease(t *testing.T) {
 // release's, nothing is trusted and nothing else is checked.
 func TestVerifyNeedsSignedContents(t *testing.T) {
 	f := newFixture(t, false)
-	contents := f.read(ContentsFile)
+	contents := f.read(artifact.ContentsFile)
 
-	os.Remove(f.path(ContentsFile))
+	os.Remove(f.path(artifact.ContentsFile))
 	f.fails([]string{"release.json is missing: it is the release's signed list of contents"})
 
-	f.write(ContentsFile, contents)
-	bundle := f.read(ContentsFile + BundleSuffix)
-	os.Remove(f.path(ContentsFile + BundleSuffix))
+	f.write(artifact.ContentsFile, contents)
+	bundle := f.read(artifact.ContentsFile + artifact.BundleSuffix)
+	os.Remove(f.path(artifact.ContentsFile + artifact.BundleSuffix))
 	f.fails([]string{"release.json is not signed: its signature bundle", "nothing release.json lists can be trusted"})
 
-	f.signBlob(ContentsFile, f.theirs)
+	f.signBlob(artifact.ContentsFile, f.theirs)
 	f.fails([]string{"release.json: signature does not verify (public key " + f.ours.Public})
 
 	// Signed by us, then edited: archives_only flipped, which would pass off a release whose
 	// images were dropped from the list.
-	f.write(ContentsFile+BundleSuffix, bundle)
-	f.write(ContentsFile, strings.Replace(contents, `"archives_only": true`, `"archives_only": false`, 1))
+	f.write(artifact.ContentsFile+artifact.BundleSuffix, bundle)
+	f.write(artifact.ContentsFile, strings.Replace(contents, `"archives_only": true`, `"archives_only": false`, 1))
 	f.fails([]string{"release.json: signature does not verify"})
 
-	f.write(ContentsFile, contents)
+	f.write(artifact.ContentsFile, contents)
 	if _, err := f.verify(); err != nil {
 		t.Fatalf("restored release: %v", err)
 	}
@@ -96,7 +97,7 @@ func TestVerifyArchivesOnlyOnlyWhenSignedSaysSo(t *testing.T) {
 func TestVerifyNamesAChangedOrMissingFile(t *testing.T) {
 	f := newFixture(t, false)
 	f.write("slipway_1.0.0_linux_amd64.tar.gz", "archive bytez")
-	os.Remove(f.path("slipway_1.0.0_windows_amd64.zip" + SBOMSuffix))
+	os.Remove(f.path("slipway_1.0.0_windows_amd64.zip" + artifact.SBOMSuffix))
 	f.fails([]string{
 		"slipway_1.0.0_linux_amd64.tar.gz: sha256 " + sha("archive bytez") + " does not match release.json (" + sha("archive bytes") + ")",
 		"slipway_1.0.0_windows_amd64.zip.sbom.cdx.json: listed in release.json but it is missing",
@@ -106,7 +107,9 @@ func TestVerifyNamesAChangedOrMissingFile(t *testing.T) {
 func TestVerifyWantsAnSBOMForEveryArchive(t *testing.T) {
 	f := newFixture(t, false)
 	c := f.contents()
-	c.Files = slices.DeleteFunc(c.Files, func(file File) bool { return file.Name == "slipway_1.0.0_windows_amd64.zip"+SBOMSuffix })
+	c.Files = slices.DeleteFunc(c.Files, func(file artifact.File) bool {
+		return file.Name == "slipway_1.0.0_windows_amd64.zip"+artifact.SBOMSuffix
+	})
 	f.writeContents(c, f.ours)
 	f.fails([]string{"slipway_1.0.0_windows_amd64.zip: no SBOM (slipway_1.0.0_windows_amd64.zip.sbom.cdx.json) in release.json"})
 }
@@ -115,7 +118,7 @@ func TestVerifyWantsAnSBOMForEveryArchive(t *testing.T) {
 // the release's own key (so only this check can catch it).
 func TestVerifyHoldsChecksumsToTheContents(t *testing.T) {
 	f := newFixture(t, false)
-	orig := f.read(ChecksumsFile)
+	orig := f.read(artifact.ChecksumsFile)
 	lines := strings.Split(strings.TrimSuffix(orig, "\n"), "\n")
 	for _, tc := range []struct {
 		name, sums, want string
@@ -129,8 +132,8 @@ func TestVerifyHoldsChecksumsToTheContents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f.t = t
 			f.write("NOTES.txt", "notes")
-			f.write(ChecksumsFile, tc.sums)
-			f.signBlob(ChecksumsFile, f.ours)
+			f.write(artifact.ChecksumsFile, tc.sums)
+			f.signBlob(artifact.ChecksumsFile, f.ours)
 			f.fails([]string{tc.want}, "signature does not verify")
 		})
 	}
@@ -140,7 +143,7 @@ func TestVerifyHoldsChecksumsToTheContents(t *testing.T) {
 // (signed) contents record exactly that bundle.
 func TestVerifyChecksCheckumsSignature(t *testing.T) {
 	f := newFixture(t, false)
-	f.signBlob(ChecksumsFile, f.theirs)
+	f.signBlob(artifact.ChecksumsFile, f.theirs)
 	f.relist()
 	f.fails([]string{"checksums.txt: signature does not verify"}, "release.json: signature")
 }
@@ -149,7 +152,7 @@ func TestVerifyChecksCheckumsSignature(t *testing.T) {
 // notes say the signatures were not checked.
 func TestVerifyWithoutSignaturesSaysSo(t *testing.T) {
 	f := newFixture(t, false)
-	os.Remove(f.path(ContentsFile + BundleSuffix))
+	os.Remove(f.path(artifact.ContentsFile + artifact.BundleSuffix))
 	c, err := Verify(context.Background(), f.dist, f.verifier(), f.crane, false)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +168,7 @@ func TestVerifyWithoutSignaturesSaysSo(t *testing.T) {
 
 func TestVerifyRefusesAMalformedChecksumsFile(t *testing.T) {
 	f := newFixture(t, false)
-	f.write(ChecksumsFile, "abc  ../etc/passwd\n")
+	f.write(artifact.ChecksumsFile, "abc  ../etc/passwd\n")
 	f.fails([]string{"not a \"<sha256>  <file>\" line"})
 }
 
@@ -211,7 +214,7 @@ func TestVerifyChecksEveryImageInItsRegistry(t *testing.T) {
 		}},
 		{"a platform the index lacks", func(f *fixture) {
 			c := f.contents()
-			c.Images[0].Platforms = append(c.Images[0].Platforms, Platform{OS: "linux", Arch: "arm", Variant: "v7", Digest: "sha256:" + strings.Repeat("7", 64)})
+			c.Images[0].Platforms = append(c.Images[0].Platforms, artifact.Platform{OS: "linux", Arch: "arm", Variant: "v7", Digest: "sha256:" + strings.Repeat("7", 64)})
 			f.writeContents(c, f.ours)
 		}, func(f *fixture) string {
 			return "image " + f.image.Ref() + ": the index lacks platform linux/arm/v7 sha256:" + strings.Repeat("7", 64) + " that release.json lists"
@@ -220,13 +223,13 @@ func TestVerifyChecksEveryImageInItsRegistry(t *testing.T) {
 			c := f.contents()
 			c.Images[0].Platforms = c.Images[0].Platforms[:1]
 			c.Attestations = c.Attestations[:1]
-			c.Files = slices.DeleteFunc(c.Files, func(file File) bool { return strings.Contains(file.Name, "linux_arm64"+SBOMSuffix) })
+			c.Files = slices.DeleteFunc(c.Files, func(file artifact.File) bool { return strings.Contains(file.Name, "linux_arm64"+artifact.SBOMSuffix) })
 			f.writeContents(c, f.ours)
 		}, func(f *fixture) string {
 			return "image " + f.image.Ref() + ": the index holds platform linux/arm64 " + f.image.Platforms[1].Digest + " that release.json does not list"
 		}},
 		{"an image SBOM changed", func(f *fixture) {
-			f.write(imageSBOMName("slipway", fixtureVersion, f.image.Platforms[1]), `{"bomFormat":"CycloneDX","components":[]}`)
+			f.write(artifact.ImageSBOMName("slipway", fixtureVersion, f.image.Platforms[1]), `{"bomFormat":"CycloneDX","components":[]}`)
 		}, func(f *fixture) string { return "slipway_1.0.0_image_linux_arm64.sbom.cdx.json: sha256" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,8 +294,8 @@ func TestReadImagesReadsKosIndexes(t *testing.T) {
 func TestVerifyChecksTheArchivesProvenance(t *testing.T) {
 	const otherCommit = "fedcba9876543210fedcba9876543210fedcba98"
 	const workflow = "https://github.com/slipway-dev/slipway/.github/workflows/release.yml@refs/tags/v1.0.0"
-	stmt := ProvenanceName("slipway", fixtureVersion)
-	bundle := stmt + BundleSuffix
+	stmt := artifact.ProvenanceName("slipway", fixtureVersion)
+	bundle := stmt + artifact.BundleSuffix
 	for _, tc := range []struct {
 		name   string
 		tamper func(f *fixture)
@@ -329,7 +332,9 @@ func TestVerifyChecksTheArchivesProvenance(t *testing.T) {
 		}, []string{bundle + ": listed in release.json but it is missing", "slipway_1.0.0_linux_amd64.tar.gz has no slsaprovenance1 attestation"}},
 		{"provenance left out of the contents", func(f *fixture) {
 			c := f.contents()
-			c.Files = slices.DeleteFunc(c.Files, func(file File) bool { return file.Kind == KindProvenance || file.Kind == KindAttestation })
+			c.Files = slices.DeleteFunc(c.Files, func(file artifact.File) bool {
+				return file.Kind == artifact.KindProvenance || file.Kind == artifact.KindAttestation
+			})
 			f.writeContents(c, f.ours)
 		}, []string{"release.json lists no provenance: a signed release has a SLSA provenance statement of its archives (" + stmt + ")"}},
 		{"a statement other than the one signed", func(f *fixture) {
@@ -369,7 +374,7 @@ func TestVerifyChecksTheImagesProvenanceAndVEX(t *testing.T) {
 		}
 		path := filepath.Join(f.t.TempDir(), "predicate.json")
 		writeFile(f.t, path, string(pred))
-		if err := f.signer(k).Attest(ctx, ref, ProvenanceType, path); err != nil {
+		if err := f.signer(k).Attest(ctx, ref, artifact.ProvenanceType, path); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -383,11 +388,11 @@ func TestVerifyChecksTheImagesProvenanceAndVEX(t *testing.T) {
 			// own (cosign attests only the digest it is given, so the referrer is made by hand:
 			// crane, pushing a manifest with a subject, adds it to the subject's referrers).
 			amd, arm := f.image.Platforms[0].Digest, f.image.Platforms[1].Digest
-			theirs, err := attestationDigests(ctx, f.crane, f.image.Repo+"@"+amd, ProvenanceType)
+			theirs, err := attestationDigests(ctx, f.crane, f.image.Repo+"@"+amd, artifact.ProvenanceType)
 			if err != nil {
 				t.Fatal(err)
 			}
-			own, err := attestationDigests(ctx, f.crane, arm64(f), ProvenanceType)
+			own, err := attestationDigests(ctx, f.crane, arm64(f), artifact.ProvenanceType)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -431,7 +436,9 @@ func TestVerifyChecksTheImagesProvenanceAndVEX(t *testing.T) {
 		}},
 		{"an attestation left out of the contents", func(f *fixture) {
 			c := f.contents()
-			c.Attestations = slices.DeleteFunc(c.Attestations, func(a Attestation) bool { return a.Image == f.image.Ref() && a.Type == ProvenanceType })
+			c.Attestations = slices.DeleteFunc(c.Attestations, func(a artifact.Attestation) bool {
+				return a.Image == f.image.Ref() && a.Type == artifact.ProvenanceType
+			})
 			f.writeContents(c, f.ours)
 		}, func(f *fixture) string {
 			return "image " + f.image.Ref() + " (index): release.json lists no slsaprovenance1 attestation for it"
@@ -440,7 +447,7 @@ func TestVerifyChecksTheImagesProvenanceAndVEX(t *testing.T) {
 			f.deleteCosignTag(f.image.Platforms[0].Digest)
 			doc := filepath.Join(t.TempDir(), "other.vex.json")
 			writeFile(t, doc, `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/other","author":"someone","timestamp":"2026-11-02T10:00:00Z","version":1,"statements":[]}`)
-			if err := f.signer(f.ours).Attest(ctx, f.image.Repo+"@"+f.image.Platforms[0].Digest, VEXType, doc); err != nil {
+			if err := f.signer(f.ours).Attest(ctx, f.image.Repo+"@"+f.image.Platforms[0].Digest, artifact.VEXType, doc); err != nil {
 				t.Fatal(err)
 			}
 		}, func(f *fixture) string {
