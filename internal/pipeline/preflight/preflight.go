@@ -11,11 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // Check is one preflight check: a name for the report and a function that says what is wrong
@@ -147,19 +148,11 @@ func Docker() Check {
 	return Check{Name: "docker engine", Run: func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-		if err != nil {
+		if _, err := run.Output(ctx, "docker", "version", "--format", "{{.Server.Version}}"); err != nil {
 			return fmt.Errorf("the Docker engine does not answer (%s): start it (Docker Desktop, or `systemctl start docker`), "+
-				"or, if it runs, join the docker group (`sudo usermod -aG docker $USER`, then log in again)", lastLine(string(out), err))
+				"or, if it runs, join the docker group (`sudo usermod -aG docker $USER`, then log in again)", run.Brief(err))
 		}
 		return nil
 	}}
 }
 
-func lastLine(out string, err error) string {
-	out = strings.TrimSpace(out)
-	if out == "" {
-		return err.Error()
-	}
-	return out[strings.LastIndex(out, "\n")+1:]
-}

@@ -73,7 +73,7 @@ func verifyAgainst(ctx context.Context, dist string, v sign.Verifier, want Expec
 	}
 	if signatures {
 		if err := v.VerifyBlob(ctx, path, path+artifact.BundleSuffix); err != nil {
-			return c, fmt.Errorf("release in %s does not verify: %s\n(nothing %s lists can be trusted, so nothing else was checked)", dist, brief(err), artifact.ContentsFile)
+			return c, fmt.Errorf("release in %s does not verify: %s\n(nothing %s lists can be trusted, so nothing else was checked)", dist, run.Brief(err), artifact.ContentsFile)
 		}
 	} else {
 		c.Notes = append(c.Notes, "signatures NOT CHECKED: the release is unsigned (a snapshot, or SKIP=sign)")
@@ -150,7 +150,7 @@ func checkArchiveProvenance(ctx context.Context, dist string, contents artifact.
 		}
 		data, err := v.VerifyBlobAttestation(ctx, filepath.Join(dist, f.Name), filepath.Join(dist, bundle), artifact.ProvenanceType)
 		if err != nil {
-			bad = append(bad, brief(err)+" (the provenance is missing, about other artifacts, or not by the release's signer)")
+			bad = append(bad, run.Brief(err)+" (the provenance is missing, about other artifacts, or not by the release's signer)")
 			continue
 		}
 		// One bundle for every archive: what it signs is compared with the listed file once.
@@ -201,7 +201,7 @@ func checkImageAttestations(ctx context.Context, dist string, img artifact.Image
 			}
 			envs, err := v.VerifiedAttestations(ctx, ref, t)
 			if err != nil {
-				bad = append(bad, fmt.Sprintf("%s: no valid %s attestation (missing, or not by the release's signer): %s", name, t, brief(err)))
+				bad = append(bad, fmt.Sprintf("%s: no valid %s attestation (missing, or not by the release's signer): %s", name, t, run.Brief(err)))
 				continue
 			}
 			if t == artifact.ProvenanceType {
@@ -280,7 +280,7 @@ func checkChecksums(ctx context.Context, dist string, contents artifact.Contents
 	}
 	if signatures {
 		if err := v.VerifyBlob(ctx, sums, sums+artifact.BundleSuffix); err != nil {
-			bad = append(bad, brief(err))
+			bad = append(bad, run.Brief(err))
 		}
 	}
 	return bad
@@ -306,7 +306,7 @@ func verifyImage(ctx context.Context, want artifact.Image, atts []artifact.Attes
 	var bad []string
 	platforms, err := IndexPlatforms(ctx, crane, want.Ref())
 	if err != nil {
-		return want, []string{fmt.Sprintf("image %s is missing from its registry (or unreadable): %s", want.Ref(), brief(err))}
+		return want, []string{fmt.Sprintf("image %s is missing from its registry (or unreadable): %s", want.Ref(), run.Brief(err))}
 	}
 	out.Platforms = platforms
 	for _, w := range want.Platforms {
@@ -323,7 +323,7 @@ func verifyImage(ctx context.Context, want artifact.Image, atts []artifact.Attes
 		d, err := (run.Cmd{}).Output(ctx, crane, "digest", want.Repo+":"+tag)
 		switch {
 		case err != nil:
-			bad = append(bad, fmt.Sprintf("image %s: tag %s:%s is missing from its registry: %s", want.Ref(), want.Repo, tag, brief(err)))
+			bad = append(bad, fmt.Sprintf("image %s: tag %s:%s is missing from its registry: %s", want.Ref(), want.Repo, tag, run.Brief(err)))
 		case d != want.Digest:
 			bad = append(bad, fmt.Sprintf("image %s: tag %s:%s points at %s, not at the released index", want.Ref(), want.Repo, tag, d))
 		}
@@ -332,7 +332,7 @@ func verifyImage(ctx context.Context, want artifact.Image, atts []artifact.Attes
 		return out, bad
 	}
 	if err := v.VerifyImage(ctx, want.Ref()); err != nil {
-		bad = append(bad, brief(err))
+		bad = append(bad, run.Brief(err))
 	}
 	for _, p := range want.Platforms {
 		ref := want.Repo + "@" + p.Digest
@@ -342,24 +342,10 @@ func verifyImage(ctx context.Context, want artifact.Image, atts []artifact.Attes
 			continue
 		}
 		if err := v.VerifyAttestation(ctx, ref, artifact.SBOMType); err != nil {
-			bad = append(bad, fmt.Sprintf("image %s (%s): no valid SBOM attestation (missing, or not by the release's signer): %s", want.Ref(), p, brief(err)))
+			bad = append(bad, fmt.Sprintf("image %s (%s): no valid SBOM attestation (missing, or not by the release's signer): %s", want.Ref(), p, run.Brief(err)))
 		}
 	}
 	return out, bad
-}
-
-// brief shortens a failed command inside err to the last line it printed (cosign's or crane's
-// reason), so that each failure in verify's list stays one line.
-func brief(err error) string {
-	var re *run.Error
-	if !errors.As(err, &re) {
-		return err.Error()
-	}
-	out := strings.TrimSpace(re.Output)
-	if out == "" {
-		return err.Error()
-	}
-	return strings.Replace(err.Error(), re.Error(), out[strings.LastIndex(out, "\n")+1:], 1)
 }
 
 // ReadImages reads the image indexes ko pushed from goreleaser's artifacts.json: one record

@@ -11,6 +11,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -90,6 +91,20 @@ func Redact(s string) string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Brief shortens a failed command inside err to the last line it printed (the tool's own reason),
+// so that a failure fits in one line of a list or a sentence; other errors are left whole.
+func Brief(err error) string {
+	var re *Error
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	out := strings.TrimSpace(re.Output)
+	if out == "" {
+		return err.Error()
+	}
+	return strings.Replace(err.Error(), re.Error(), out[strings.LastIndex(out, "\n")+1:], 1)
+}
 
 // Quote renders a command line for messages, quoting arguments that need it.
 func Quote(name string, args ...string) string {

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -27,6 +28,23 @@ func TestFailureNamesCommandAndOutput(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `sh -c "echo $MSG >&2; exit 3"`) || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("message lacks command or output:\n%s", err)
+	}
+}
+
+func TestBriefKeepsTheToolsLastLine(t *testing.T) {
+	err := Run(context.Background(), "sh", "-c", "echo detail >&2; echo 'the reason' >&2; exit 1")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{err, "the reason"},
+		{fmt.Errorf("signing x: %w", err), "signing x: the reason"},
+		{Run(context.Background(), "sh", "-c", "exit 1"), `sh -c "exit 1": exit status 1`},
+		{errors.New("not a command\nsecond line"), "not a command\nsecond line"},
+	} {
+		if got := Brief(tc.err); got != tc.want {
+			t.Errorf("Brief(%q) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
 

@@ -94,14 +94,9 @@ func (k KeyPair) CheckPassword(ctx context.Context, cosign string) error {
 	if err := run.Run(ctx, cosign, "public-key", "--key", k.Private); err != nil {
 		return fmt.Errorf("%s does not open %s (%v): export the password the key was made with, "+
 			"or, for the local key, delete %s and its .pub to make a new pair (earlier local signatures will no longer verify)",
-			PasswordEnv, k.Private, lastLine(err), k.Private)
+			PasswordEnv, k.Private, run.Brief(err), k.Private)
 	}
 	return nil
-}
-
-func lastLine(err error) string {
-	s := strings.TrimSpace(err.Error())
-	return s[strings.LastIndex(s, "\n")+1:]
 }
 
 // Signer signs with a key, or keyless when Key is empty.

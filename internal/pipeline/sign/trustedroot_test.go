@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
@@ -91,7 +92,7 @@ func TestKeylessVerifiesOfflineWithATrustedRoot(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := c.v.VerifyBlob(ctx, file, c.bundle)
-			t.Logf("cosign: %s", lastLine(err))
+			t.Logf("cosign: %s", run.Brief(err))
 			if err == nil || !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("err = %v, want a failure saying %q", err, c.says)
 			}
