@@ -35,6 +35,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
@@ -253,15 +254,9 @@ func isText(data []byte) bool {
 func listFiles(ctx context.Context, root string) ([]string, error) {
 	// Untracked files too: a re-run before committing must see what the first run renamed.
 	// (A run that changes anything refuses untracked files first, see clean.)
-	out, err := run.Cmd{Dir: root}.Output(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	files, err := git.Repo{Dir: root}.Files(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing the files git tracks: %w", err)
-	}
-	var files []string
-	for _, f := range strings.Split(out, "\x00") {
-		if f != "" {
-			files = append(files, f)
-		}
+		return nil, err
 	}
 	sort.Strings(files)
 	return files, nil
@@ -372,14 +367,13 @@ func Run(ctx context.Context, root string, to Identity, out io.Writer) error {
 
 // clean refuses a working tree with uncommitted or untracked changes.
 func clean(ctx context.Context, root string) error {
-	status, err := run.Cmd{Dir: root}.Output(ctx, "git", "status", "--porcelain")
+	lines, err := git.Repo{Dir: root}.Changes(ctx)
 	if err != nil {
 		return fmt.Errorf("init needs a git checkout to rewrite safely: %w", err)
 	}
-	if status == "" {
+	if len(lines) == 0 {
 		return nil
 	}
-	lines := strings.Split(status, "\n")
 	return fmt.Errorf("the working tree has %d uncommitted change(s) (first: %s): commit or stash them first, "+
 		"so that `git diff` shows exactly what init changed and `git checkout -- .` can undo it", len(lines), strings.TrimSpace(lines[0]))
 }

@@ -39,7 +39,7 @@ func TestInitOnACopyOfThisRepository(t *testing.T) {
 			copyFile(t, filepath.Join(src, f), filepath.Join(dst, f))
 		}
 	}
-	git(t, dst, "init", "-q")
+	runGit(t, dst, "init", "-q")
 	commitAll(t, dst)
 
 	var out bytes.Buffer

@@ -35,7 +35,7 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func git(t *testing.T, dir string, args ...string) string {
+func runGit(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	out, err := run.Cmd{Dir: dir}.Output(context.Background(), "git",
 		append([]string{"-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
@@ -58,8 +58,8 @@ func write(t *testing.T, root, rel, content string) {
 
 func commitAll(t *testing.T, root string) {
 	t.Helper()
-	git(t, root, "add", "-A")
-	git(t, root, "commit", "-q", "-m", "template")
+	runGit(t, root, "add", "-A")
+	runGit(t, root, "commit", "-q", "-m", "template")
 }
 
 // The identity the tests rename the template to.
@@ -77,7 +77,7 @@ func miniTemplate(t *testing.T) string {
 	root := t.TempDir()
 	tpl := Template
 	owner, repo := tpl.ownerRepo()
-	git(t, root, "init", "-q")
+	runGit(t, root, "init", "-q")
 	write(t, root, "go.mod", "module "+tpl.Module+"\n\ngo 1.26\n")
 	write(t, root, nameFile, "package project\n\nconst Name = \""+tpl.Name+"\"\n\nconst EnvPrefix = \""+tpl.EnvPrefix()+"\"\n")
 	write(t, root, "cmd/"+tpl.Name+"/main.go", "// Command "+tpl.Name+" is "+tpl.title()+"'s service.\npackage main\n\n"+
@@ -134,7 +134,7 @@ func TestRunRenamesEverySpelling(t *testing.T) {
 
 	// Re-running with the same arguments finds nothing to do and touches nothing,
 	// even before the user commits.
-	before := git(t, root, "status", "--porcelain")
+	before := runGit(t, root, "status", "--porcelain")
 	out.Reset()
 	if err := Run(context.Background(), root, gizmo, &out); err != nil {
 		t.Fatalf("second run: %v", err)
@@ -142,7 +142,7 @@ func TestRunRenamesEverySpelling(t *testing.T) {
 	if !strings.Contains(out.String(), "nothing to change") {
 		t.Errorf("second run said %q, want it to say there is nothing to change", out.String())
 	}
-	if after := git(t, root, "status", "--porcelain"); after != before {
+	if after := runGit(t, root, "status", "--porcelain"); after != before {
 		t.Errorf("second run changed the tree:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 

@@ -155,4 +155,3 @@ func Docker() Check {
 		return nil
 	}}
 }
-

@@ -3,13 +3,12 @@ package project
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/git"
 )
 
 // CopyCheckout copies the checkout at root into dst as git sees it: tracked files and untracked
@@ -17,16 +16,11 @@ import (
 // state. That is the tree the version stamp describes; verify:repro and the bench build copies
 // of it. Files git tracks but that were deleted from the working tree are left out.
 func CopyCheckout(ctx context.Context, root, dst string) error {
-	cmd := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-	cmd.Dir = root
-	ls, err := cmd.Output()
+	files, err := git.Repo{Dir: root}.Files(ctx)
 	if err != nil {
-		return fmt.Errorf("listing the files of %s (a git checkout is needed): %w", root, err)
+		return err
 	}
-	for _, name := range strings.Split(strings.TrimRight(string(ls), "\x00"), "\x00") {
-		if name == "" {
-			continue
-		}
+	for _, name := range files {
 		if err := copyRegular(filepath.Join(root, name), filepath.Join(dst, name)); err != nil {
 			return err
 		}

@@ -10,10 +10,10 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -141,7 +141,7 @@ func ExpectationFromEnv(ctx context.Context, root string, v sign.Verifier) (Expe
 	pick(&e.Repository, RepositoryEnv, "repository", option{repo, "from the signer's identity"},
 		option{sourceRepository(root, os.Getenv), "of this checkout"})
 
-	head, _ := run.Cmd{Dir: root}.Output(ctx, "git", "rev-parse", "--verify", "--quiet", "HEAD")
+	head, _ := git.Repo{Dir: root}.Head(ctx)
 	pick(&e.Commit, CommitEnv, "commit", option{head, "is this checkout's HEAD"})
 
 	ci := ""

@@ -11,10 +11,10 @@ import (
 
 	"golang.org/x/mod/modfile"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
@@ -78,7 +78,7 @@ func buildInputs(ctx context.Context, root string) (inputs, settings, error) {
 // touched): goreleaser reads the project's URL from the remote and stops without one, and a
 // fresh local repository has none. It is nil when there is a remote.
 func GitRemoteEnv(ctx context.Context, root string) ([]string, error) {
-	if _, err := (run.Cmd{Dir: root}).Output(ctx, "git", "remote", "get-url", "origin"); err == nil {
+	if _, ok := (git.Repo{Dir: root}).RemoteURL(ctx, "origin"); ok {
 		return nil, nil
 	}
 	url, err := moduleURL(root)

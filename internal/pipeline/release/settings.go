@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
@@ -39,17 +38,15 @@ func buildSettings(ctx context.Context, root string) (settings, error) {
 	if err != nil {
 		return settings{}, fmt.Errorf("version stamp date %q: %w (is this a git checkout with commits?)", stamp.Date, err)
 	}
-	git := run.Cmd{Dir: root}
-	status, err := git.Output(ctx, "git", "status", "--porcelain")
+	repo := git.Repo{Dir: root}
+	changes, err := repo.Changes(ctx)
 	if err != nil {
 		return settings{}, err
 	}
-	// No error handling: --exact-match fails exactly when HEAD has no such tag.
-	tag, _ := git.Output(ctx, "git", "describe", "--tags", "--exact-match", "--match", "v[0-9]*", "HEAD")
 	s := settings{
 		version:  stamp.Version,
-		exactTag: strings.TrimSpace(tag),
-		dirty:    status != "",
+		exactTag: repo.ExactTag(ctx),
+		dirty:    len(changes) > 0,
 		epoch:    strconv.FormatInt(date.Unix(), 10),
 		date:     date,
 		commit:   stamp.Commit,

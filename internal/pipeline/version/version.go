@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/slipway-dev/slipway/internal/buildinfo"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/git"
 )
 
 // Stamp is what the linker writes into internal/buildinfo.
@@ -42,16 +41,15 @@ var Dev = Stamp{Version: buildinfo.Version, Commit: buildinfo.Commit, Date: buil
 
 // Describe stamps the checkout at dir.
 func Describe(ctx context.Context, dir string) (Stamp, error) {
-	git := run.Cmd{Dir: dir}
-	if _, err := exec.LookPath("git"); err != nil {
+	repo := git.Repo{Dir: dir}
+	if !git.Installed() {
 		return withEpoch(Dev)
 	}
-	if _, err := git.Output(ctx, "git", "rev-parse", "--verify", "--quiet", "HEAD"); err != nil {
+	if _, ok := repo.Head(ctx); !ok {
 		// Not a repository, or one without commits: there is nothing to describe.
 		return withEpoch(Dev)
 	}
-	// Only v<digit> tags are versions; other tags (e.g. "deployed") must not leak into it.
-	desc, err := git.Output(ctx, "git", "describe", "--tags", "--always", "--dirty", "--abbrev=7", "--match", "v[0-9]*")
+	desc, err := repo.Describe(ctx)
 	if err != nil {
 		return Stamp{}, err
 	}
@@ -59,12 +57,10 @@ func Describe(ctx context.Context, dir string) (Stamp, error) {
 	if err != nil {
 		return Stamp{}, err
 	}
-	// %ct, not %cI: Unix seconds convert to UTC without depending on the committer's zone.
-	out, err := git.Output(ctx, "git", "log", "-1", "--format=%H %ct", "HEAD")
+	sha, secs, err := repo.HeadCommit(ctx)
 	if err != nil {
 		return Stamp{}, err
 	}
-	sha, secs, _ := strings.Cut(out, " ")
 	date, err := unixDate(secs)
 	if err != nil {
 		return Stamp{}, fmt.Errorf("commit time of %s: %w", sha, err)
