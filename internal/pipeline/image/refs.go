@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
@@ -196,7 +197,7 @@ func CheckShippable(ref string, labels map[string]string, offline bool) error {
 
 // Labels reads the image config labels of ref (for platform, e.g. linux/amd64) from its registry.
 func Labels(ctx context.Context, crane, ref, platform string) (map[string]string, error) {
-	out, err := run.Output(ctx, crane, "config", "--platform", platform, ref)
+	out, err := oci.Crane{Bin: crane}.Config(ctx, ref, platform)
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of %s: %w", ref, err)
 	}

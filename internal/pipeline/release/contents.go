@@ -13,9 +13,9 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -159,7 +159,7 @@ func attestationDigests(ctx context.Context, crane, ref, attType string) ([]stri
 	}
 	var ds []string
 	for _, d := range refs {
-		out, err := run.Output(ctx, crane, "manifest", repo+"@"+d)
+		out, err := oci.Crane{Bin: crane}.Manifest(ctx, repo+"@"+d)
 		if err != nil {
 			return nil, fmt.Errorf("the attestations of %s: %w", ref, err)
 		}
@@ -230,16 +230,17 @@ var cosignTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}`)
 // tagsOf lists the tags of repo that point at digest. ko records none when it pushes several,
 // so the registry is asked: every tag is read once, at release time.
 func tagsOf(ctx context.Context, crane, repo, digest string) ([]string, error) {
-	out, err := (run.Cmd{}).Output(ctx, crane, "ls", repo)
+	c := oci.Crane{Bin: crane}
+	all, err := c.Tags(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("listing the tags of %s: %w", repo, err)
 	}
 	var tags []string
-	for tag := range strings.FieldsSeq(out) {
+	for _, tag := range all {
 		if cosignTag.MatchString(tag) {
 			continue
 		}
-		d, err := (run.Cmd{}).Output(ctx, crane, "digest", repo+":"+tag)
+		d, err := c.Digest(ctx, repo+":"+tag)
 		if err != nil {
 			return nil, fmt.Errorf("reading tag %s:%s: %w", repo, tag, err)
 		}

@@ -3,7 +3,6 @@ package release
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -45,7 +44,7 @@ func imageTags(version string) []string {
 // the target is refused before anything is copied: a published version never changes.
 func (p promotion) copy(ctx context.Context, img artifact.Image) (referrers int, err error) {
 	version := p.target + ":" + p.tags[0]
-	switch d, found, err := remoteDigest(ctx, p.crane, version); {
+	switch d, found, err := (oci.Crane{Bin: p.crane}).Lookup(ctx, version); {
 	case err != nil:
 		return 0, fmt.Errorf("reading %s: %w", version, err)
 	case found && d != img.Digest:
@@ -81,7 +80,7 @@ func (p promotion) copy(ctx context.Context, img artifact.Image) (referrers int,
 // digest, and for a manifest with a subject it updates the target's referrers (the registry's
 // referrers API, or the referrers tag where there is none).
 func (p promotion) copyDigest(ctx context.Context, repo, digest string) error {
-	if err := run.Run(ctx, p.crane, "copy", repo+"@"+digest, p.target+"@"+digest); err != nil {
+	if err := (oci.Crane{Bin: p.crane}).Copy(ctx, repo+"@"+digest, p.target+"@"+digest); err != nil {
 		return fmt.Errorf("copying %s@%s to %s: %w", repo, digest, p.target, err)
 	}
 	return nil
@@ -117,13 +116,13 @@ func (p promotion) verify(ctx context.Context, img artifact.Image, platforms []s
 // tag sets the tags on a verified index, then reads each back: it must name that digest.
 func (p promotion) tag(ctx context.Context, digest string) error {
 	for _, t := range p.tags {
-		if err := run.Run(ctx, p.crane, "tag", p.target+"@"+digest, t); err != nil {
+		if err := (oci.Crane{Bin: p.crane}).Tag(ctx, p.target+"@"+digest, t); err != nil {
 			return fmt.Errorf("tagging %s@%s as %s: %w", p.target, digest, t, err)
 		}
 	}
 	for _, t := range p.tags {
 		ref := p.target + ":" + t
-		got, found, err := remoteDigest(ctx, p.crane, ref)
+		got, found, err := oci.Crane{Bin: p.crane}.Lookup(ctx, ref)
 		if err != nil {
 			return fmt.Errorf("reading %s back after tagging: %w", ref, err)
 		}
@@ -140,8 +139,10 @@ func (p promotion) tag(ctx context.Context, digest string) error {
 // anywhere else is missed and the copy then fails to verify in the target: never a silent pass.
 func stagedReferrers(ctx context.Context, crane, repo, subject string) ([]string, error) {
 	ref := repo + ":" + strings.Replace(subject, ":", "-", 1)
-	out, found, err := manifest(ctx, crane, ref)
-	if err != nil || !found {
+	out, err := oci.Crane{Bin: crane}.Manifest(ctx, ref)
+	if oci.NotFound(err) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
 	var idx struct {
@@ -159,52 +160,18 @@ func stagedReferrers(ctx context.Context, crane, repo, subject string) ([]string
 	return ds, nil
 }
 
-// remoteDigest is the digest ref names; found is false when the registry has no such tag or
-// repository. Any other failure (credentials, TLS, network) is an error, never "absent".
-func remoteDigest(ctx context.Context, crane, ref string) (digest string, found bool, err error) {
-	out, err := run.Output(ctx, crane, "digest", ref)
-	if notFound(err) {
-		return "", false, nil
-	}
-	return out, err == nil, err
-}
-
-func manifest(ctx context.Context, crane, ref string) (string, bool, error) {
-	out, err := run.Output(ctx, crane, "manifest", ref)
-	if notFound(err) {
-		return "", false, nil
-	}
-	return out, err == nil, err
-}
-
-// notFound recognizes a registry's "no such manifest or repository" in crane's error.
-func notFound(err error) bool {
-	var re *run.Error
-	if !errors.As(err, &re) {
-		return false
-	}
-	for _, s := range []string{"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "NOT_FOUND", "404 Not Found"} {
-		if strings.Contains(re.Output, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // checkTarget proves, in seconds and before anything is built, that the target repository
 // answers with this machine's credentials (an empty or missing repository is fine).
 func checkTarget(ctx context.Context, crane, target string) error {
-	_, err := run.Output(ctx, crane, "ls", target)
-	if err == nil || notFound(err) {
+	c := oci.Crane{Bin: crane}
+	_, err := c.Tags(ctx, target)
+	if err == nil || oci.NotFound(err) {
 		return nil
 	}
 	// Registries with token logins (Docker Hub) deny reading a repository that does not exist
 	// yet, even to its owner: a token with push scope shows the login is good.
-	var re *run.Error
-	if errors.As(err, &re) && (strings.Contains(re.Output, "UNAUTHORIZED") || strings.Contains(re.Output, "DENIED")) {
-		if _, terr := run.Output(ctx, crane, "auth", "token", "--push", target); terr == nil {
-			return nil
-		}
+	if oci.Denied(err) && c.CanPush(ctx, target) == nil {
+		return nil
 	}
 	return fmt.Errorf("the target repository %s does not answer: check SLIPWAY_REGISTRY, log in to it "+
 		"(`docker login` or `crane auth login`; credentials are read from $DOCKER_CONFIG/config.json) and that its TLS certificate is trusted: %w", target, err)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
@@ -134,7 +135,7 @@ func (f *promoteFixture) promote(gh *GitHub) (*Checked, *stages, error) {
 func (f *promoteFixture) tags(t *testing.T) string {
 	t.Helper()
 	out, err := run.Output(context.Background(), f.crane, "ls", f.target)
-	if notFound(err) {
+	if oci.NotFound(err) {
 		return ""
 	}
 	if err != nil {
@@ -194,7 +195,7 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, tag := range []string{"1.2.3", "latest"} {
-		if d, found, err := remoteDigest(ctx, f.crane, f.target+":"+tag); err != nil || !found || d != f.staged.Digest {
+		if d, found, err := (oci.Crane{Bin: f.crane}).Lookup(ctx, f.target+":"+tag); err != nil || !found || d != f.staged.Digest {
 			t.Errorf("%s:%s = %q, %v, %v; want %s", f.target, tag, d, found, err, f.staged.Digest)
 		}
 	}
@@ -287,7 +288,7 @@ func TestPromoteRefusesToMoveAPublishedVersion(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already published") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, found, err := remoteDigest(ctx, f.crane, f.target+"@"+f.staged.Digest); found || err != nil {
+	if _, found, err := (oci.Crane{Bin: f.crane}).Lookup(ctx, f.target+"@"+f.staged.Digest); found || err != nil {
 		t.Fatalf("the index was copied anyway (found=%v, %v)", found, err)
 	}
 }

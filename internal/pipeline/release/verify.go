@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
@@ -320,7 +321,7 @@ func verifyImage(ctx context.Context, want artifact.Image, atts []artifact.Attes
 		}
 	}
 	for _, tag := range want.Tags {
-		d, err := (run.Cmd{}).Output(ctx, crane, "digest", want.Repo+":"+tag)
+		d, err := oci.Crane{Bin: crane}.Digest(ctx, want.Repo+":"+tag)
 		switch {
 		case err != nil:
 			bad = append(bad, fmt.Sprintf("image %s: tag %s:%s is missing from its registry: %s", want.Ref(), want.Repo, tag, run.Brief(err)))
@@ -403,7 +404,7 @@ func imagePlatforms(dist string) ([]string, error) {
 // IndexPlatforms lists the platform manifests of an image index in its registry (attestation
 // manifests, platform unknown/unknown, are left out).
 func IndexPlatforms(ctx context.Context, crane, ref string) ([]artifact.Platform, error) {
-	out, err := (run.Cmd{}).Output(ctx, crane, "manifest", ref)
+	out, err := oci.Crane{Bin: crane}.Manifest(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("reading the index from its registry: %w", err)
 	}
@@ -439,7 +440,7 @@ func IndexPlatforms(ctx context.Context, crane, ref string) ([]artifact.Platform
 
 // imageSize adds up what pulling one platform image downloads: its config and layers.
 func imageSize(ctx context.Context, crane, ref string) (int64, error) {
-	out, err := (run.Cmd{}).Output(ctx, crane, "manifest", ref)
+	out, err := oci.Crane{Bin: crane}.Manifest(ctx, ref)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s from its registry: %w", ref, err)
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/debian"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
@@ -426,7 +427,7 @@ func projectRegistry(ctx context.Context, root string) (addr, crane string, err 
 func Missing(ctx context.Context, crane, addr string, refs []image.Ref) []image.Ref {
 	var missing []image.Ref
 	for _, u := range refs {
-		if _, err := run.Output(ctx, crane, "digest", u.In(addr+"/"+image.StandInPrefix)); err != nil {
+		if _, err := (oci.Crane{Bin: crane}).Digest(ctx, u.In(addr+"/"+image.StandInPrefix)); err != nil {
 			missing = append(missing, u)
 		}
 	}
