@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/project"
 )
 
 // fake is a stage that records that it ran, in ran.
@@ -102,5 +105,23 @@ func TestSkipSeesWhatEarlierStagesDid(t *testing.T) {
 	}
 	if len(ran) != 1 || len(c.Artifacts) != 1 || c.Artifacts[0].Name != "x.json" {
 		t.Fatalf("ran %v, artifacts %+v", ran, c.Artifacts)
+	}
+}
+
+// The stamp is read from git once a run: a second look does not run git again (here it could
+// not: the checkout is gone).
+func TestStampIsReadOnce(t *testing.T) {
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(root, &bytes.Buffer{}, false)
+	first, err := c.Stamp(context.Background())
+	if err != nil || first.Version == "" {
+		t.Fatalf("Stamp = %+v, %v", first, err)
+	}
+	c.Root = filepath.Join(t.TempDir(), "gone")
+	if again, err := c.Stamp(context.Background()); err != nil || again != first {
+		t.Fatalf("second Stamp = %+v, %v; want %+v again", again, err, first)
 	}
 }
