@@ -3,30 +3,30 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // stageLabels says which of the issue's stages (build, archive, SBOM, sign, image, push, scan)
 // each stage of the release's summary is.
 var stageLabels = map[string]string{
-	"goreleaser: building binaries":          "build",
-	"goreleaser: archives":                   "archive",
-	"goreleaser: software bill of materials": "SBOM",
-	"goreleaser: calculating checksums":      "archive (checksums)",
-	"goreleaser: signing artifacts":          "sign",
-	"goreleaser: ko":                         "image + push (ko: build both platforms, push the index)",
-	"image signatures":                       "sign",
-	"image SBOMs":                            "SBOM (images, attested: sign)",
-	"scan":                                   "scan",
-	"verify":                                 "verify",
-	"preflight":                              "setup",
-	"tools":                                  "setup (one-off: tools built on first use)",
-	"prepare":                                "setup",
-	"signing key":                            "setup",
-	"image registry and base":                "setup (registry, base image)",
+	stage.GoreleaserBuild:     "build",
+	stage.GoreleaserArchives:  "archive",
+	stage.GoreleaserSBOMs:     "SBOM",
+	stage.GoreleaserChecksums: "archive (checksums)",
+	stage.GoreleaserSign:      "sign",
+	stage.GoreleaserKo:        "image + push (ko: build both platforms, push the index)",
+	stage.ImageSignatures:     "sign",
+	stage.ImageSBOMs:          "SBOM (images, attested: sign)",
+	stage.Scan:                "scan",
+	stage.Verify:              "verify",
+	stage.Preflight:           "setup",
+	stage.Tools:               "setup (one-off: tools built on first use)",
+	stage.Prepare:             "setup",
+	stage.SigningKey:          "setup",
+	stage.ImageInfra:          "setup (registry, base image)",
 }
 
 // releaseCase runs the local release (`mage release`) once a repetition and breaks its time
@@ -46,7 +46,7 @@ func releaseCase(ctx context.Context, b *bencher) ([]Result, error) {
 		}
 		var sum time.Duration
 		for _, s := range stages {
-			if s.Duration == 0 && strings.HasPrefix(s.Result, "SKIPPED") {
+			if s.Status == stage.Skipped {
 				continue
 			}
 			if _, seen := values[s.Name]; !seen {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
 // Needs are the pinned tools a full release runs.
@@ -54,7 +55,11 @@ func Check(ctx context.Context, root string, out io.Writer) error {
 			fmt.Fprintf(out, "goreleaser check: %s is valid\n", ConfigFile)
 		}
 	}
-	bs, err := buildSettings(ctx, root)
+	stamp, err := version.Describe(ctx, root)
+	if err != nil {
+		return err
+	}
+	bs, err := buildSettings(ctx, root, stamp)
 	if err != nil {
 		return err
 	}

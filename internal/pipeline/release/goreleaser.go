@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // ConfigFile is goreleaser's configuration at the root of the checkout.
@@ -121,30 +122,26 @@ func targetPlatform(t string) (string, error) {
 // runGoreleaser runs goreleaser and times its pipes: each "• name" line of a pipe starts a
 // section that ends at the next one. The full log goes to
 // .slipway/logs/goreleaser.log; a failure carries its tail.
-func runGoreleaser(ctx context.Context, st *stages, in inputs, env, args []string) error {
+func (f *flow) runGoreleaser(ctx context.Context, c *stage.Context, env, args []string) error {
+	in := f.in
 	logf, err := project.LogFile(in.root, "goreleaser")
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
 	logPath := logf.Name()
-	st.distTouched = true
 	config, err := renderConfig(in.root, env)
 	if err != nil {
 		return err
 	}
 	args = append(args, "--config", config)
-	timer := &sectionTimer{out: st.out, now: time.Now}
-	start := time.Now()
-	fmt.Fprintf(st.out, "==> goreleaser %s (log: %s)\n", strings.Join(args, " "), logPath)
+	timer := &sectionTimer{out: c.Out, now: time.Now}
+	fmt.Fprintf(c.Out, "    goreleaser %s (log: %s)\n", strings.Join(args, " "), logPath)
 	err = run.Cmd{Dir: in.root, Env: env, Stdout: io.MultiWriter(logf, timer), Stderr: io.MultiWriter(logf, timer)}.
 		Run(ctx, in.goreleaser, args...)
 	timer.close()
-	for _, s := range timer.sections {
-		st.results = append(st.results, StageResult{Name: "goreleaser: " + s.name, Result: "ok", Duration: s.d})
-	}
+	f.sections = timer.sections
 	if err != nil {
-		st.results = append(st.results, StageResult{Name: "goreleaser", Result: "FAILED", Duration: time.Since(start)})
 		return fmt.Errorf("goreleaser failed (full log: %s): %w", logPath, err)
 	}
 	return nil
@@ -193,8 +190,8 @@ type section struct {
 
 // Sections worth a line of their own; the rest (defaults, git state, ...) take milliseconds.
 var timedSections = []string{
-	"building binaries", "archives", "software bill of materials", "calculating checksums",
-	"signing artifacts", "ko",
+	stage.GoreleaserBuild, stage.GoreleaserArchives, stage.GoreleaserSBOMs, stage.GoreleaserChecksums,
+	stage.GoreleaserSign, stage.GoreleaserKo,
 }
 
 func (t *sectionTimer) Write(p []byte) (int, error) {
@@ -214,7 +211,7 @@ func (t *sectionTimer) line(line string) {
 	indent := len(line) - len(trimmed)
 	name, ok := strings.CutPrefix(trimmed, "• ")
 	name = strings.TrimSpace(name)
-	timed := slices.Contains(timedSections, name)
+	timed := slices.Contains(timedSections, stage.Goreleaser+": "+name)
 	// A pipe is a top-level line; under "publishing" the timed ones are one level deeper.
 	if !ok || (indent != 2 && !timed) {
 		return

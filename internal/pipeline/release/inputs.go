@@ -15,8 +15,10 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
 // inputs is everything prepare gathers before the first stage runs.
@@ -37,32 +39,36 @@ type inputs struct {
 
 // prepare reads the version and build settings, the git state and the tools, and checks
 // .goreleaser.yaml against build:all, all before anything is built.
-func prepare(ctx context.Context, o Options) (inputs, error) {
-	if d := project.DistDir(o.Root); filepath.Clean(d) != filepath.Join(o.Root, "dist") {
-		return inputs{}, fmt.Errorf("SLIPWAY_DIST=%s: goreleaser always writes to dist/ (.goreleaser.yaml cannot template it); unset SLIPWAY_DIST to release", d)
+func prepare(ctx context.Context, c *stage.Context) (inputs, error) {
+	if filepath.Clean(c.Dist) != filepath.Join(c.Root, "dist") {
+		return inputs{}, fmt.Errorf("SLIPWAY_DIST=%s: goreleaser always writes to dist/ (.goreleaser.yaml cannot template it); unset SLIPWAY_DIST to release", c.Dist)
 	}
-	in, bs, err := buildInputs(ctx, o.Root)
+	stamp, err := c.Stamp(ctx)
+	if err != nil {
+		return inputs{}, err
+	}
+	in, bs, err := buildInputs(ctx, c.Root, stamp)
 	if err != nil {
 		return in, err
 	}
-	if err := CheckConfig(o.Root, bs.platforms); err != nil {
+	if err := CheckConfig(c.Root, bs.platforms); err != nil {
 		return in, err
 	}
-	in.state = ReadState(o.Offline)
+	in.state = ReadState(c.Offline)
 	in.state.Tag, in.state.Dirty = bs.exactTag, bs.dirty
 
 	for name, dst := range map[string]*string{"goreleaser": &in.goreleaser, "cosign": &in.cosign, "trivy": &in.trivy, "crane": &in.crane, "govulncheck": &in.govulncheck} {
-		if *dst, err = tools.Path(ctx, o.Root, name); err != nil {
+		if *dst, err = c.Tool(ctx, name); err != nil {
 			return in, err
 		}
 	}
 	return in, nil
 }
 
-// buildInputs are the inputs of a goreleaser build of the checkout at root: the build
-// settings and the git remote.
-func buildInputs(ctx context.Context, root string) (inputs, settings, error) {
-	bs, err := buildSettings(ctx, root)
+// buildInputs are the inputs of a goreleaser build of the checkout at root stamped stamp: the
+// build settings and the git remote.
+func buildInputs(ctx context.Context, root string, stamp version.Stamp) (inputs, settings, error) {
+	bs, err := buildSettings(ctx, root, stamp)
 	if err != nil {
 		return inputs{}, bs, err
 	}
@@ -92,7 +98,11 @@ func GitRemoteEnv(ctx context.Context, root string) ([]string, error) {
 // of the checkout at root needs it: goreleaserEnv without the tools on PATH, which only its
 // sboms and signs use. The bench's goreleaser contender builds with it.
 func GoreleaserBuildEnv(ctx context.Context, root string) ([]string, error) {
-	in, _, err := buildInputs(ctx, root)
+	stamp, err := version.Describe(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	in, _, err := buildInputs(ctx, root, stamp)
 	if err != nil {
 		return nil, err
 	}
@@ -136,52 +146,53 @@ type imageInfra struct {
 	registry *registry.Registry // the loopback registry
 }
 
-// startImageInfra readies what the images need: the project's loopback registry (left running
-// for `mage verify` and deploys, like every other use of it) and the base image (upstream, a
-// mirror, or offline a stand-in, which only offline mode may ship). ko, inside goreleaser,
-// builds and pushes the images itself: no Docker daemon, builder or root is involved.
-func startImageInfra(ctx context.Context, o Options, st *stages, in inputs) (imageInfra, error) {
-	var infra imageInfra
-	if o.Skip.Has("images") {
-		st.skipped("images", o.Skip.String())
-		return infra, nil
+// imageInfra readies what the images need: the project's loopback registry (left running for
+// `mage verify` and deploys, like every other use of it) and the base image (upstream, a mirror,
+// or offline a stand-in, which only offline mode may ship). ko, inside goreleaser, builds and
+// pushes the images itself: no Docker daemon, builder or root is involved. A publishing
+// release's images go to its staging repository.
+func (f *flow) imageInfra() []stage.Stage {
+	var list []stage.Stage
+	if f.o.Offline {
+		list = append(list, stage.Stage{Name: stage.StandInBase, OneOff: true, Skip: f.skippedBy("images"), Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			return "", standin.Ensure(ctx, c.Root, c.Out, image.Distroless)
+		}})
 	}
-	if o.Offline {
-		if err := st.oneOff("offline stand-in base", func() (string, error) {
-			return "", standin.Ensure(ctx, o.Root, o.Out, image.Distroless)
-		}); err != nil {
-			return infra, err
-		}
+	return append(list, stage.Stage{Name: stage.ImageInfra, Skip: f.skippedBy("images"), Run: f.startImageInfra})
+}
+
+func (f *flow) startImageInfra(ctx context.Context, c *stage.Context) (string, error) {
+	reg, err := registry.Project(ctx, c.Root)
+	if err != nil {
+		return "", err
 	}
-	err := st.run("image registry and base", func() (string, error) {
-		reg, err := registry.Project(ctx, o.Root)
-		if err != nil {
-			return "", err
-		}
-		infra.registry = reg
-		src, err := image.SourceFromEnv(reg.Addr, in.crane)
-		if err != nil {
-			return "", err
-		}
-		base, err := src.Resolve(ctx, image.Distroless)
-		if err != nil {
-			return "", err
-		}
-		if base.StandIn && !o.Offline && !image.ShipStandIns() {
-			return "", fmt.Errorf("the base image %s is an offline stand-in for %s: a release ships real base images; "+
-				"use the upstream image or a mirror (%s), or set %s=1 for a local release on purpose", base.Ref, image.Distroless, image.MirrorEnv, image.OfflineEnv)
-		}
-		infra.env = []string{"SLIPWAY_IMAGE=" + reg.Addr + "/" + project.Name, "SLIPWAY_BASE_IMAGE=" + base.Ref}
-		note := "registry " + reg.Addr + "; base " + base.Ref
-		switch {
-		case base.StandIn && image.ShipStandIns():
-			note += " (STAND-IN, shipped anyway: " + image.ShipStandInsEnv + "=1, TEST ONLY)"
-		case base.StandIn:
-			note += " (offline STAND-IN)"
-		}
-		return note, nil
-	})
-	return infra, err
+	f.infra.registry = reg
+	src, err := image.SourceFromEnv(reg.Addr, f.in.crane)
+	if err != nil {
+		return "", err
+	}
+	base, err := src.Resolve(ctx, image.Distroless)
+	if err != nil {
+		return "", err
+	}
+	if base.StandIn && !c.Offline && !image.ShipStandIns() {
+		return "", fmt.Errorf("the base image %s is an offline stand-in for %s: a release ships real base images; "+
+			"use the upstream image or a mirror (%s), or set %s=1 for a local release on purpose", base.Ref, image.Distroless, image.MirrorEnv, image.OfflineEnv)
+	}
+	repo := reg.Addr + "/" + project.Name
+	if f.pub != nil {
+		f.pub.staging = reg.Addr + "/" + f.stagingRepo
+		repo = f.pub.staging
+	}
+	f.infra.env = []string{"SLIPWAY_IMAGE=" + repo, "SLIPWAY_BASE_IMAGE=" + base.Ref}
+	note := "registry " + reg.Addr + "; base " + base.Ref
+	switch {
+	case base.StandIn && image.ShipStandIns():
+		note += " (STAND-IN, shipped anyway: " + image.ShipStandInsEnv + "=1, TEST ONLY)"
+	case base.StandIn:
+		note += " (offline STAND-IN)"
+	}
+	return note, nil
 }
 
 // moduleURL is https://<module path> for a module hosted where its path says.

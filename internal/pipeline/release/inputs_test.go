@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // goreleaser stops without a git remote: a checkout without one gets the module's home,
@@ -47,7 +49,11 @@ func TestGoreleaserBuildEnvIsTheReleasesEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, _, err := buildInputs(ctx, root)
+	stamp, err := stage.New(root, io.Discard, false).Stamp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _, err := buildInputs(ctx, root, stamp)
 	if err != nil {
 		t.Fatal(err)
 	}

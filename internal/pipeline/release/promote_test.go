@@ -25,6 +25,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
@@ -119,15 +120,14 @@ func newPromoteFixture(t *testing.T, signed bool) *promoteFixture {
 }
 
 // promote runs the public steps of a publishing release, with gh as its GitHub (nil: NOT RUN):
-// the promotion, then (as finish does once the published contents verified) the announcement.
-func (f *promoteFixture) promote(gh *GitHub) (*Checked, *stages, error) {
+// the promotion, then (as a publishing release does once the published contents verified) the
+// announcement.
+func (f *promoteFixture) promote(gh *GitHub) (*Checked, []stage.Result, error) {
 	pub := &publishing{verifier: f.verifier, target: f.target, staging: f.staged.Repo, tags: imageTags("1.2.3"), tag: "v1.2.3", github: gh, noGitHub: "no " + TokenEnv}
-	st := &stages{out: io.Discard}
 	c := &Checked{Files: f.files}
-	if err := pub.promote(context.Background(), st, inputs{crane: f.crane}, f.dist, c); err != nil {
-		return c, st, err
-	}
-	return c, st, pub.announce(context.Background(), st, f.dist, c)
+	stages := append(pub.promoteStages(inputs{crane: f.crane}, f.dist, c), pub.announceStage(f.dist, c))
+	rs, err := stage.Run(context.Background(), &stage.Context{Out: io.Discard}, stages)
+	return c, rs, err
 }
 
 // tags lists the target repository's tags, one a line ("" when it has none, or no repository),
@@ -168,12 +168,12 @@ func TestPromoteCopiesVerifiesThenTagsAndPublishesLast(t *testing.T) {
 		}
 	}
 	g := client(gh)
-	c, st, err := f.promote(&g)
+	c, results, err := f.promote(&g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, r := range st.results {
+	for _, r := range results {
 		names = append(names, r.Name)
 	}
 	if got := strings.Join(names, ", "); got != "copy images, verify copied images, GitHub release: draft, image tags, GitHub release: public" {
@@ -258,12 +258,12 @@ func TestPromoteUploadFailureLeavesNoTagAndOnlyADraft(t *testing.T) {
 // the notes.
 func TestPromoteWithoutGitHubSaysNotRun(t *testing.T) {
 	f := newPromoteFixture(t, true)
-	c, st, err := f.promote(nil)
+	c, results, err := f.promote(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := st.results[len(st.results)-1]
-	if last.Name != "GitHub release" || last.Result != "NOT RUN (no GITHUB_TOKEN)" || !strings.Contains(strings.Join(c.Notes, " "), "GitHub release NOT RUN") {
+	last := results[len(results)-1]
+	if last.Name != "GitHub release: public" || last.String() != "NOT RUN (no GITHUB_TOKEN)" || !strings.Contains(strings.Join(c.Notes, " "), "GitHub release NOT RUN") {
 		t.Fatalf("last stage %+v, notes %v", last, c.Notes)
 	}
 	if !strings.Contains(f.tags(t), "1.2.3") {

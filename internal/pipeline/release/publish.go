@@ -16,6 +16,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // publish releases for real, and nothing becomes public until the exact bytes that go out have
@@ -36,70 +37,65 @@ import (
 //
 // A failure before step 4 leaves nothing in the target registry and nothing on GitHub, and
 // says so.
-func publish(ctx context.Context, o Options, st *stages, in inputs, plan Plan) (err error) {
-	var pub publishing
+func (f *flow) publish(ctx context.Context, results []stage.Result) (_ []stage.Result, err error) {
+	f.pub = &publishing{}
+	// A repository of this run's own: what is attached to its images (and promoted with them) is
+	// this run's signatures only, not those of an earlier release of the same digests.
+	f.stagingRepo = "staging/" + strconv.FormatInt(time.Now().UnixNano(), 10) + "/" + project.Name
 	defer func() {
-		if err != nil && !pub.promoting {
+		if err != nil && !f.pub.promoting {
 			err = fmt.Errorf("%w\nnothing was published: the target registry and GitHub were not touched", err)
 		}
 	}()
-	if err := st.run("publishing checks", func() (string, error) {
-		var err error
-		pub, err = preparePublishing(ctx, o, in)
-		return pub.note(), err
-	}); err != nil {
-		return err
-	}
-	if image.ShipStandIns() {
-		fmt.Fprintf(o.Out, "!! TEST ONLY (%s=1): images built on stand-in base images will be published\n", image.ShipStandInsEnv)
-	}
-	if pub.github == nil {
-		fmt.Fprintf(o.Out, "!! GitHub release: NOT RUN (%s): only the images will be published\n", pub.noGitHub)
-	}
-	infra, err := startImageInfra(ctx, o, st, in)
-	if err != nil {
-		return err
-	}
-	// A repository of this run's own: what is attached to its images (and promoted with them) is
-	// this run's signatures only, not those of an earlier release of the same digests.
-	stagingRepo := "staging/" + strconv.FormatInt(time.Now().UnixNano(), 10) + "/" + project.Name
-	pub.staging = infra.registry.Addr + "/" + stagingRepo
 	// Promoted or refused, the staging copy has served: it is removed so that they do not pile up.
 	// The published images are in the target; the refused ones were never meant to be kept.
 	defer func() {
-		if rmErr := infra.registry.RemoveRepository(stagingRepo); rmErr != nil {
-			fmt.Fprintf(o.Out, "note: the staging copy %s was not removed: %v\n", pub.staging, rmErr)
+		if f.infra.registry == nil {
+			return
+		}
+		if rmErr := f.infra.registry.RemoveRepository(f.stagingRepo); rmErr != nil {
+			fmt.Fprintf(f.o.Out, "note: the staging copy %s was not removed: %v\n", f.pub.staging, rmErr)
 		}
 	}()
-	for i, kv := range infra.env {
-		if strings.HasPrefix(kv, "SLIPWAY_IMAGE=") {
-			infra.env[i] = "SLIPWAY_IMAGE=" + pub.staging
-		}
-	}
-	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{sign: false, publish: true})
+	more, err := f.run(ctx, f.publishStages())
+	results = append(results, more...)
 	if err != nil {
-		return err
+		return results, err
 	}
-	if b.notScanned != nil {
-		return fmt.Errorf("refusing to publish %s: %w", in.version, b.notScanned)
+	f.summary(results).Write(f.o.Out)
+	if f.pub.github == nil {
+		fmt.Fprintf(f.o.Out, "\n!! GitHub release: NOT RUN (%s): the images are published to %s; the files are in %s only\n",
+			f.pub.noGitHub, f.pub.target, f.c.Dist)
 	}
-	dist := project.DistDir(o.Root)
-	if err := signStaged(ctx, st, in, dist, pub.signer); err != nil {
-		return err
-	}
-	b.signer = &pub.signer // release.json is signed with the publishing identity too
-	err = finish(ctx, o, st, in, plan, b, pub.verifier, &publishHooks{
-		promote: func(c *Checked) error {
-			pub.promoting = true
-			return pub.promote(ctx, st, in, dist, c)
-		},
-		announce: func(c *Checked) error { return pub.announce(ctx, st, dist, c) },
-	})
-	if err == nil && pub.github == nil {
-		fmt.Fprintf(o.Out, "\n!! GitHub release: NOT RUN (%s): the images are published to %s; the files are in %s only\n",
-			pub.noGitHub, pub.target, dist)
-	}
-	return err
+	return results, nil
+}
+
+// publishStages are a publishing release's stages: the checks of what only publishing needs,
+// the build, the signatures once the scan gate passed, the verification, the promotion, and
+// the contents recorded and verified again with the published images, then the announcement.
+func (f *flow) publishStages() []stage.Stage {
+	pub := f.pub
+	list := []stage.Stage{{Name: stage.PublishingChecks, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+		var err error
+		*pub, err = preparePublishing(ctx, f.o, f.in)
+		if err != nil {
+			return "", err
+		}
+		f.verifier = pub.verifier
+		if image.ShipStandIns() {
+			fmt.Fprintf(c.Out, "!! TEST ONLY (%s=1): images built on stand-in base images will be published\n", image.ShipStandInsEnv)
+		}
+		if pub.github == nil {
+			fmt.Fprintf(c.Out, "!! GitHub release: NOT RUN (%s): only the images will be published\n", pub.noGitHub)
+		}
+		return pub.note(), nil
+	}}}
+	list = append(list, f.imageInfra()...)
+	list = append(list, f.build()...)
+	list = append(list, f.signStaged()...)
+	list = append(list, f.contents(stage.Contents), f.verify(stage.Verify))
+	list = append(list, pub.promoteStages(f.in, f.c.Dist, &f.checked)...)
+	return append(list, f.contents(stage.ContentsPublished), f.verify(stage.VerifyPublished), pub.announceStage(f.c.Dist, &f.checked))
 }
 
 // publishing is what a publishing release signs with, verifies against and promotes to.
@@ -189,118 +185,115 @@ func (pub publishing) note() string {
 // signStaged signs what passed the scan gate, in the staging registry and dist/: the checksums,
 // the images, their SBOM attestations, the provenance (the archives' bundle and an attestation on
 // every image) and the VEX document's attestations.
-func signStaged(ctx context.Context, st *stages, in inputs, dist string, signer sign.Signer) error {
-	if err := st.run("checksums signature", func() (string, error) {
-		sums := filepath.Join(dist, artifact.ChecksumsFile)
-		return "", signer.SignBlob(ctx, sums, sums+artifact.BundleSuffix)
-	}); err != nil {
-		return err
+func (f *flow) signStaged() []stage.Stage {
+	signer := &f.pub.signer
+	return []stage.Stage{
+		{Name: stage.ChecksumsSignature, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			f.b.signer = signer // from here on, the release is signed with the publishing identity
+			sums := filepath.Join(c.Dist, artifact.ChecksumsFile)
+			return "", signer.SignBlob(ctx, sums, sums+artifact.BundleSuffix)
+		}},
+		f.imageSignatures(),
+		{Name: stage.ImageSBOMAttestations, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			n, err := attestImageSBOMs(ctx, c.Dist, project.Name, f.in.version, f.in.crane, *signer)
+			return fmt.Sprintf("%d signed", n), err
+		}},
+		{Name: stage.ProvenanceSignatures, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			n, err := attestProvenance(ctx, c.Dist, f.in.version, f.in.crane, *signer)
+			return fmt.Sprintf("statement of the archives and %d image attestations signed", n), err
+		}},
+		// The gate refuses to publish without govulncheck's verdict, so the document is there.
+		{Name: stage.VEXAttestations, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			n, err := attestVEX(ctx, c.Dist, f.in.version, f.in.crane, *signer)
+			return fmt.Sprintf("%d signed", n), err
+		}},
 	}
-	if err := signImages(ctx, st, dist, signer); err != nil {
-		return err
-	}
-	if err := st.run("image SBOM attestations", func() (string, error) {
-		n, err := attestImageSBOMs(ctx, dist, project.Name, in.version, in.crane, signer)
-		return fmt.Sprintf("%d signed", n), err
-	}); err != nil {
-		return err
-	}
-	if err := st.run("provenance signatures", func() (string, error) {
-		n, err := attestProvenance(ctx, dist, in.version, in.crane, signer)
-		return fmt.Sprintf("statement of the archives and %d image attestations signed", n), err
-	}); err != nil {
-		return err
-	}
-	// The gate refuses to publish without govulncheck's verdict, so the document is there.
-	return st.run("VEX attestations", func() (string, error) {
-		n, err := attestVEX(ctx, dist, in.version, in.crane, signer)
-		return fmt.Sprintf("%d signed", n), err
-	})
 }
 
-// promote runs once dist/ and the staged images verified (c): the copies by digest, their
+// promoteStages run once dist/ and the staged images verified (c): the copies by digest, their
 // verification in the target, the GitHub draft with the verified files, then the image tags.
-func (pub *publishing) promote(ctx context.Context, st *stages, in inputs, dist string, c *Checked) error {
-	recs, err := ReadImages(dist)
-	if err != nil {
-		return err
-	}
-	platforms, err := imagePlatforms(dist)
-	if err != nil {
-		return err
-	}
-	// The exact files that verified, with the digests they verified with.
-	assets, err := releaseAssets(dist, c.Files)
-	if err != nil {
-		return err
-	}
-	p := promotion{crane: in.crane, target: pub.target, tags: pub.tags, verifier: pub.verifier}
-	if err := st.run("copy images", func() (string, error) {
-		n := 0
-		for _, r := range recs {
-			k, err := p.copy(ctx, r)
-			if err != nil {
-				return "", err
-			}
-			n += k
-		}
-		return fmt.Sprintf("%d index(es) and %d signature/attestation manifests to %s by digest; no tag yet", len(recs), n, p.target), nil
-	}); err != nil {
-		return err
-	}
+func (pub *publishing) promoteStages(in inputs, dist string, c *Checked) []stage.Stage {
+	var recs []artifact.Image
+	var platforms []string
+	var assets []Asset
 	var published []artifact.Image
-	if err := st.run("verify copied images", func() (string, error) {
-		for _, r := range recs {
-			r.Tags = p.tags
-			img, err := p.verify(ctx, r, platforms)
-			if err != nil {
+	p := &promotion{}
+	return []stage.Stage{
+		{Name: stage.CopyImages, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+			pub.promoting = true
+			var err error
+			if recs, err = ReadImages(dist); err != nil {
 				return "", err
 			}
-			published = append(published, img)
-		}
-		return "in " + p.target, nil
-	}); err != nil {
-		return err
-	}
-	if pub.github != nil {
-		if err := st.run("GitHub release: draft", func() (string, error) {
+			if platforms, err = imagePlatforms(dist); err != nil {
+				return "", err
+			}
+			// The exact files that verified, with the digests they verified with.
+			if assets, err = releaseAssets(dist, c.Files); err != nil {
+				return "", err
+			}
+			*p = promotion{crane: in.crane, target: pub.target, tags: pub.tags, verifier: pub.verifier}
+			n := 0
+			for _, r := range recs {
+				k, err := p.copy(ctx, r)
+				if err != nil {
+					return "", err
+				}
+				n += k
+			}
+			return fmt.Sprintf("%d index(es) and %d signature/attestation manifests to %s by digest; no tag yet", len(recs), n, p.target), nil
+		}},
+		{Name: stage.VerifyCopiedImages, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+			for _, r := range recs {
+				r.Tags = p.tags
+				img, err := p.verify(ctx, r, platforms)
+				if err != nil {
+					return "", err
+				}
+				published = append(published, img)
+			}
+			return "in " + p.target, nil
+		}},
+		{Name: stage.GitHubDraft, Skip: pub.withoutGitHub, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
 			var err error
 			if pub.draft, err = pub.createDraft(ctx, dist, assets); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("%s, %d files", pub.draft.URL, len(assets)), nil
-		}); err != nil {
-			return err
-		}
-	}
-	if err := st.run("image tags", func() (string, error) {
-		for _, r := range recs {
-			if err := p.tag(ctx, r.Digest); err != nil {
-				return "", err
+		}},
+		{Name: stage.ImageTags, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+			for _, r := range recs {
+				if err := p.tag(ctx, r.Digest); err != nil {
+					return "", err
+				}
 			}
-		}
-		note := strings.Join(p.tags, ", ")
-		if len(p.tags) == 1 {
-			note += " (not latest: a pre-release)"
-		}
-		return note, recordPublished(dist, pub.staging, pub.target)
-	}); err != nil {
-		return err
+			note := strings.Join(p.tags, ", ")
+			if len(p.tags) == 1 {
+				note += " (not latest: a pre-release)"
+			}
+			if err := recordPublished(dist, pub.staging, pub.target); err != nil {
+				return note, err
+			}
+			c.Images = published
+			return note, nil
+		}},
 	}
-	c.Images = published
-	return nil
 }
 
-// announce is the last step, once dist/release.json was recorded again with the published images
-// and verified: it attaches release.json and its bundle to the draft (the files users verify the
-// rest with) and makes the draft public. Without GitHub the step is NOT RUN, loudly.
-func (pub *publishing) announce(ctx context.Context, st *stages, dist string, c *Checked) error {
-	if pub.github == nil {
-		st.notRun("GitHub release", pub.noGitHub)
-		c.Notes = append(c.Notes, fmt.Sprintf("GitHub release NOT RUN (%s): the images are published; the files are in dist/ only", pub.noGitHub))
-		return nil
-	}
-	return st.run("GitHub release: public", func() (string, error) {
+// withoutGitHub skips the GitHub stages of a release that has no GitHub release, and says why.
+func (pub *publishing) withoutGitHub(*stage.Context) (string, bool) {
+	return pub.noGitHub, pub.github == nil
+}
+
+// announceStage is the last step, once dist/release.json was recorded again with the published
+// images and verified: it attaches release.json and its bundle to the draft (the files users
+// verify the rest with) and makes the draft public. Without GitHub the step is NOT RUN, loudly.
+func (pub *publishing) announceStage(dist string, c *Checked) stage.Stage {
+	return stage.Stage{Name: stage.GitHubPublic, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+		if pub.github == nil {
+			c.Notes = append(c.Notes, fmt.Sprintf("GitHub release NOT RUN (%s): the images are published; the files are in dist/ only", pub.noGitHub))
+			return "", stage.CannotRun(pub.noGitHub)
+		}
 		stillDraft := fmt.Sprintf("(the images are published and tagged; the GitHub release is still a draft: finish it at %s)", pub.draft.URL)
 		for _, name := range []string{artifact.ContentsFile, artifact.ContentsFile + artifact.BundleSuffix} {
 			f, err := fileDigest(filepath.Join(dist, name))
@@ -315,7 +308,7 @@ func (pub *publishing) announce(ctx context.Context, st *stages, dist string, c 
 			return "", fmt.Errorf("%w\n%s", err, stillDraft)
 		}
 		return pub.draft.URL + ", with " + artifact.ContentsFile, nil
-	})
+	}}
 }
 
 // createDraft creates the draft GitHub release and uploads every asset; a failure leaves a
@@ -354,10 +347,4 @@ func releaseAssets(dist string, files []artifact.File) ([]Asset, error) {
 		}
 	}
 	return as, nil
-}
-
-// notRun records a stage that could not run, loudly: never a silent pass.
-func (s *stages) notRun(name, why string) {
-	fmt.Fprintf(s.out, "==> %s: NOT RUN (%s)\n", name, why)
-	s.results = append(s.results, StageResult{Name: name, Result: "NOT RUN (" + why + ")"})
 }

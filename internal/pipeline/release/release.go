@@ -24,6 +24,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // Options are the settings of one release.
@@ -34,44 +35,88 @@ type Options struct {
 	Offline bool
 }
 
-// stages records what ran, how long it took and what was skipped, for the summary.
-type stages struct {
-	out         io.Writer
-	results     []StageResult
-	distTouched bool // goreleaser has started writing dist/
+// flow is one release: its stages share what they read and make through it.
+type flow struct {
+	o        Options
+	c        *stage.Context
+	snapshot bool // release:snapshot: archives only, version suffixed "-snapshot"
+	in       inputs
+	plan     Plan
+	infra    imageInfra
+	signer   sign.Signer   // the local key's: what a local release signs with
+	verifier sign.Verifier // what the release is verified against
+	b        built
+	bt       buildTimes
+	vuln     quality.VulnResult
+	checked  Checked
+	sections []section // goreleaser's timed pipes, shown in the summary in its place
+
+	pub         *publishing // nil: a local release
+	stagingRepo string      // the publishing release's repository in the loopback registry
 }
 
-func (s *stages) run(name string, fn func() (string, error)) error {
-	return s.record(name, false, fn)
-}
-
-// oneOff runs a stage whose cost falls on the first run only (tools, stand-ins built on first
-// use): the summary counts it apart from the release's own time.
-func (s *stages) oneOff(name string, fn func() (string, error)) error {
-	return s.record(name, true, fn)
-}
-
-func (s *stages) record(name string, oneOff bool, fn func() (string, error)) error {
-	fmt.Fprintf(s.out, "==> %s\n", name)
-	start := time.Now()
-	note, err := fn()
-	r := StageResult{Name: name, Duration: time.Since(start), Result: "ok", OneOff: oneOff}
-	if note != "" {
-		r.Result = "ok, " + note
+func newFlow(o Options) *flow {
+	f := &flow{o: o, c: stage.New(o.Root, o.Out, o.Offline)}
+	if o.Skip.Has("scan") {
+		f.b.noVEX = "govulncheck did not run (SKIP=scan)"
+		f.b.notScanned = errors.New("the scan was skipped (SKIP=scan)")
 	}
+	return f
+}
+
+// Run makes a release and returns its stages with their times, as the summary prints them
+// (the bench reads them). When it fails after goreleaser started, the partial dist/ is moved to
+// .slipway/failed-release/, so dist/ never holds a release that looks complete but is not.
+func Run(ctx context.Context, o Options) ([]stage.Result, error) {
+	f := newFlow(o)
+	// Seconds of checks before minutes of tool builds; then the tools, a one-off cost; the
+	// decision between publishing and a local release names the stages that follow.
+	results, err := f.run(ctx, f.head())
 	if err != nil {
-		r.Result = "FAILED"
+		return results, err
 	}
-	s.results = append(s.results, r)
-	return err
+	if f.plan.Publish {
+		return f.publish(ctx, results)
+	}
+	more, err := f.run(ctx, f.local())
+	results = append(results, more...)
+	if err == nil {
+		f.summary(results).Write(o.Out)
+	}
+	return results, err
+}
+
+// run runs stages, shows goreleaser's timed pipes in its place, and sets dist/ aside when a
+// stage failed after goreleaser started writing it.
+func (f *flow) run(ctx context.Context, stages []stage.Stage) ([]stage.Result, error) {
+	rs, err := stage.Run(ctx, f.c, stages)
+	var out []stage.Result
+	touched := false
+	for _, r := range rs {
+		if r.Name != stage.Goreleaser || r.Status == stage.Skipped {
+			out = append(out, r)
+			continue
+		}
+		touched = true
+		for _, s := range f.sections {
+			out = append(out, stage.Result{Name: stage.Goreleaser + ": " + s.name, Status: stage.OK, Duration: s.d})
+		}
+		if r.Status == stage.Failed {
+			out = append(out, r)
+		}
+	}
+	if err != nil && touched {
+		setAsideOnFailure(f.o.Root, &err)
+	}
+	return out, err
 }
 
 // setAsideOnFailure moves dist/ to .slipway/failed-release/ when the release failed after
 // goreleaser started writing it. Before that, dist/ still holds whatever was there (say, the
-// last good release) and is left alone.
-func (s *stages) setAsideOnFailure(root string, err *error) {
+// last good release) and is left alone, so the caller calls it only then.
+func setAsideOnFailure(root string, err *error) {
 	dist := project.DistDir(root)
-	if *err == nil || !s.distTouched {
+	if *err == nil {
 		return
 	}
 	if _, statErr := os.Stat(dist); statErr != nil {
@@ -93,84 +138,65 @@ func (s *stages) setAsideOnFailure(root string, err *error) {
 	*err = fmt.Errorf("%w\n(the partial output was moved to %s for inspection)", *err, failed)
 }
 
-func (s *stages) skipped(name, why string) {
-	fmt.Fprintf(s.out, "==> %s: SKIPPED (%s)\n", name, why)
-	s.results = append(s.results, StageResult{Name: name, Result: "SKIPPED (" + why + ")"})
-}
-
-// Run makes a release and returns its stages with their times, as the summary prints them
-// (the bench reads them). When it fails after goreleaser started, the partial dist/ is moved to
-// .slipway/failed-release/, so dist/ never holds a release that looks complete but is not.
-func Run(ctx context.Context, o Options) ([]StageResult, error) {
-	st := &stages{out: o.Out}
-	err := runStages(ctx, o, st)
-	return st.results, err
-}
-
-func runStages(ctx context.Context, o Options, st *stages) (err error) {
-	defer st.setAsideOnFailure(o.Root, &err)
-
-	// Seconds of checks before minutes of tool builds; then the tools, a one-off cost.
-	if err := st.run("preflight", func() (string, error) { return "", Preflight(ctx, o) }); err != nil {
-		return err
-	}
-	if err := st.oneOff("tools", func() (string, error) { return ensureTools(ctx, o) }); err != nil {
-		return err
-	}
-	var in inputs
-	var plan Plan
-	err = st.run("prepare", func() (string, error) {
-		var err error
-		in, err = prepare(ctx, o)
-		if err != nil {
-			return "", err
-		}
-		plan, err = Decide(in.state, o.Skip)
-		return "", err
-	})
-	if err != nil {
-		return err
-	}
-	if plan.Publish {
-		fmt.Fprintf(o.Out, "publishing %s to %s (signing: %s)\n", in.version, in.state.Registry, plan.Identity)
-	} else {
-		fmt.Fprintf(o.Out, "local release of %s: %s\n", in.version, strings.Join(plan.Local, "; "))
-	}
-	for _, s := range o.Skip {
-		fmt.Fprintf(o.Out, "SKIP=%s: %s will not run\n", s, stageWhat(s))
-	}
-	if plan.Publish {
-		return publish(ctx, o, st, in, plan)
-	}
-	return local(ctx, o, st, in, plan)
-}
-
-// local runs every stage on this machine: images to the loopback registry, the local key.
-func local(ctx context.Context, o Options, st *stages, in inputs, plan Plan) error {
-	key := sign.LocalKey(o.Root)
-	signer := sign.Signer{Cosign: in.cosign, Key: key.Private}
-	verifier := sign.Verifier{Cosign: in.cosign, Key: key.Public}
-	if !o.Skip.Has("sign") {
-		if err := st.run("signing key", func() (string, error) {
-			created, err := key.Ensure(ctx, in.cosign)
-			if created || err != nil {
-				return "generated " + key.Private, err
+// skippedBy is the skip decision of a stage that any of the SKIP names leaves out.
+func (f *flow) skippedBy(names ...string) func(*stage.Context) (string, bool) {
+	return func(*stage.Context) (string, bool) {
+		for _, n := range names {
+			if f.o.Skip.Has(n) {
+				return "SKIP=" + n, true
 			}
-			// Preflight could not open a key made before cosign was built; now it can.
-			return "", key.CheckPassword(ctx, in.cosign)
-		}); err != nil {
-			return err
 		}
+		return "", false
 	}
-	infra, err := startImageInfra(ctx, o, st, in)
-	if err != nil {
-		return err
+}
+
+// head is what every release runs first: the checks, the tools and the decision.
+func (f *flow) head() []stage.Stage {
+	return []stage.Stage{
+		{Name: stage.Preflight, Run: func(ctx context.Context, _ *stage.Context) (string, error) { return "", Preflight(ctx, f.o) }},
+		{Name: stage.Tools, OneOff: true, Run: func(ctx context.Context, _ *stage.Context) (string, error) { return ensureTools(ctx, f.o) }},
+		{Name: stage.Prepare, Run: f.prepareRelease},
 	}
-	b, err := buildStaged(ctx, o, st, in, infra, stagedBuild{signer: signer, sign: !o.Skip.Has("sign")})
-	if err != nil {
-		return err
+}
+
+func (f *flow) prepareRelease(ctx context.Context, c *stage.Context) (string, error) {
+	var err error
+	if f.in, err = prepare(ctx, c); err != nil {
+		return "", err
 	}
-	return finish(ctx, o, st, in, plan, b, verifier, nil)
+	if f.plan, err = Decide(f.in.state, f.o.Skip); err != nil {
+		return "", err
+	}
+	if f.plan.Publish {
+		fmt.Fprintf(c.Out, "publishing %s to %s (signing: %s)\n", f.in.version, f.in.state.Registry, f.plan.Identity)
+	} else {
+		fmt.Fprintf(c.Out, "local release of %s: %s\n", f.in.version, strings.Join(f.plan.Local, "; "))
+	}
+	for _, s := range f.o.Skip {
+		fmt.Fprintf(c.Out, "SKIP=%s: %s will not run\n", s, stageWhat(s))
+	}
+	return "", nil
+}
+
+// local is every stage on this machine: images to the loopback registry, the local key.
+func (f *flow) local() []stage.Stage {
+	key := sign.LocalKey(f.o.Root)
+	f.signer = sign.Signer{Cosign: f.in.cosign, Key: key.Private}
+	f.verifier = sign.Verifier{Cosign: f.in.cosign, Key: key.Public}
+	if !f.o.Skip.Has("sign") {
+		f.b.signer = &f.signer
+	}
+	list := []stage.Stage{{Name: stage.SigningKey, Skip: f.skippedBy("sign"), Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+		created, err := key.Ensure(ctx, f.in.cosign)
+		if created || err != nil {
+			return "generated " + key.Private, err
+		}
+		// Preflight could not open a key made before cosign was built; now it can.
+		return "", key.CheckPassword(ctx, f.in.cosign)
+	}}}
+	list = append(list, f.imageInfra()...)
+	list = append(list, f.build()...)
+	return append(list, f.contents(stage.Contents), f.verify(stage.Verify))
 }
 
 // built is what the goreleaser run and the stages after it made.
@@ -183,121 +209,140 @@ type built struct {
 	signer     *sign.Signer // what signed the checksums, images and attestations; nil: unsigned
 }
 
-type stagedBuild struct {
-	signer  sign.Signer
-	sign    bool // sign the checksums, images and image SBOMs
-	publish bool // the build is about to be published: nothing may be NOT RUN
+// unsignedWhy is why the build's signer is nil.
+func (f *flow) unsignedWhy() string {
+	if f.o.Skip.Has("sign") {
+		return "SKIP=sign"
+	}
+	return "signed after the scan gate"
 }
 
-// buildStaged runs goreleaser with images pushed to the loopback registry (infra), then the
-// image SBOMs and the scan gate: everything a release is, short of publishing.
-func buildStaged(ctx context.Context, o Options, st *stages, in inputs, infra imageInfra, sb stagedBuild) (built, error) {
-	var b built
-	withImages := !o.Skip.Has("images")
-	env := infra.env
+// build is goreleaser's run and what follows it up to the scan gate: everything a release is,
+// short of publishing. A local release signs as it goes; a publishing one signs after the gate.
+func (f *flow) build() []stage.Stage {
+	var list []stage.Stage
+	// Parts of goreleaser's run it is told to leave out.
+	if f.b.signer == nil {
+		list = append(list, stage.Skipping(stage.Signatures, f.unsignedWhy()))
+	}
+	if f.o.Skip.Has("sbom") {
+		list = append(list, stage.Skipping(stage.SBOMs, "SKIP=sbom"))
+	}
+	list = append(list, stage.Stage{Name: stage.Goreleaser, Run: f.goreleaser})
+	if f.pub == nil {
+		list = append(list, f.imageSignatures())
+	}
+	return append(list,
+		stage.Stage{Name: stage.ImageSBOMs, Skip: f.skippedBy("images", "sbom"), Run: f.imageSBOMs},
+		stage.Stage{Name: stage.RunProof, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+			return runProof(ctx, f.o, f.in, !f.o.Skip.Has("images"), f.pub != nil)
+		}},
+		stage.Stage{Name: stage.Provenance, Run: f.provenance},
+		stage.Stage{Name: stage.Govulncheck, Skip: f.skippedBy("scan"), Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+			var note string
+			var err error
+			f.vuln, note, err = govulncheck(ctx, f.o, f.in)
+			return note, err
+		}},
+		stage.Stage{Name: stage.VEX, Skip: f.skippedBy("scan"), Run: f.vexDocument},
+		stage.Stage{Name: stage.Scan, Skip: f.skippedBy("scan"), Run: f.scan},
+	)
+}
+
+func (f *flow) goreleaser(ctx context.Context, c *stage.Context) (string, error) {
 	args := []string{"release", "--clean", "--skip=validate,announce"}
-	if !sb.sign {
+	if f.snapshot {
+		args = []string{"release", "--snapshot", "--clean", "--skip=ko,sign,announce,publish,validate"}
+		return "", f.runGoreleaser(ctx, c, f.in.goreleaserEnv(false), args)
+	}
+	if f.b.signer == nil {
 		args = append(args, "--skip=sign")
-		st.skipped("signatures", skipWhy(o.Skip, "sign"))
 	}
-	if o.Skip.Has("sbom") {
+	if f.o.Skip.Has("sbom") {
 		args = append(args, "--skip=sbom")
-		st.skipped("SBOMs", o.Skip.String())
 	}
-	if !withImages {
+	if f.o.Skip.Has("images") {
 		args = append(args, "--skip=ko")
 	}
-	env = append(env, sb.signer.Env()...)
-	env = append(env, in.goreleaserEnv(sb.publish)...)
-	bt := buildTimes{started: time.Now()}
-	if err := runGoreleaser(ctx, st, in, env, args); err != nil {
-		return b, err
+	env := append(append([]string(nil), f.infra.env...), f.signer.Env()...)
+	env = append(env, f.in.goreleaserEnv(f.pub != nil)...)
+	f.bt.started = time.Now()
+	if err := f.runGoreleaser(ctx, c, env, args); err != nil {
+		return "", err
 	}
-	bt.finished = time.Now()
-	dist := project.DistDir(o.Root)
+	f.bt.finished = time.Now()
+	return "", nil
+}
 
-	var signer *sign.Signer
-	if sb.sign {
-		signer = &sb.signer
-	}
-	b.signer = signer
-	if withImages && signer != nil {
-		if err := signImages(ctx, st, dist, *signer); err != nil {
-			return b, err
+// imageSignatures signs every pushed image index by digest (a tag can move; the digest cannot).
+func (f *flow) imageSignatures() stage.Stage {
+	return stage.Stage{Name: stage.ImageSignatures, Skip: f.skippedBy("images", "sign"), Run: func(ctx context.Context, c *stage.Context) (string, error) {
+		recs, err := ReadImages(c.Dist)
+		if err != nil {
+			return "", err
 		}
-	}
-	if withImages && !o.Skip.Has("sbom") {
-		if err := st.run("image SBOMs", func() (string, error) {
-			files, err := ImageSBOMs(ctx, dist, project.Name, in.version, in.trivy, in.crane, signer)
-			b.imageSBOMs = files
-			if signer == nil {
-				return "written, NOT attested (" + skipWhy(o.Skip, "sign") + ")", err
+		for _, r := range recs {
+			if err := f.b.signer.SignImage(ctx, r.Repo+"@"+r.Digest); err != nil {
+				return "", err
 			}
-			return fmt.Sprintf("%d written and attested", len(files)), err
-		}); err != nil {
-			return b, err
 		}
-	}
+		return fmt.Sprintf("%d index signed", len(recs)), nil
+	}}
+}
 
-	if err := st.run("run proof", func() (string, error) { return runProof(ctx, o, in, withImages, sb.publish) }); err != nil {
-		return b, err
+func (f *flow) imageSBOMs(ctx context.Context, c *stage.Context) (string, error) {
+	files, err := ImageSBOMs(ctx, c.Dist, project.Name, f.in.version, f.in.trivy, f.in.crane, f.b.signer)
+	f.b.imageSBOMs = files
+	for _, file := range files {
+		c.Add(stage.Artifact{Name: file.Name, Path: filepath.Join(c.Dist, file.Name), Kind: "image SBOM"})
 	}
+	if f.b.signer == nil {
+		return "written, NOT attested (" + f.unsignedWhy() + ")", err
+	}
+	return fmt.Sprintf("%d written and attested", len(files)), err
+}
 
-	if err := st.run("provenance", func() (string, error) {
-		var err error
-		if b.provenance, err = writeProvenance(ctx, dist, in, baseImage(infra), bt); err != nil {
-			return "", err
-		}
-		if signer == nil {
-			return b.provenance + " written, NOT signed (" + skipWhy(o.Skip, "sign") + ")", nil
-		}
-		n, err := attestProvenance(ctx, dist, in.version, in.crane, *signer)
-		return fmt.Sprintf("%s signed; %d image attestations", b.provenance, n), err
-	}); err != nil {
-		return b, err
+func (f *flow) provenance(ctx context.Context, c *stage.Context) (string, error) {
+	var err error
+	if f.b.provenance, err = writeProvenance(ctx, c.Dist, f.in, baseImage(f.infra), f.bt); err != nil {
+		return "", err
 	}
+	c.Add(stage.Artifact{Name: f.b.provenance, Path: filepath.Join(c.Dist, f.b.provenance), Kind: "provenance"})
+	if f.b.signer == nil {
+		return f.b.provenance + " written, NOT signed (" + f.unsignedWhy() + ")", nil
+	}
+	n, err := attestProvenance(ctx, c.Dist, f.in.version, f.in.crane, *f.b.signer)
+	return fmt.Sprintf("%s signed; %d image attestations", f.b.provenance, n), err
+}
 
-	if o.Skip.Has("scan") {
-		st.skipped("VEX", o.Skip.String())
-		st.skipped("scan", o.Skip.String())
-		b.noVEX = "govulncheck did not run (SKIP=scan)"
-		b.notScanned = errors.New("the scan was skipped (SKIP=scan)")
-		return b, nil
+func (f *flow) vexDocument(ctx context.Context, c *stage.Context) (string, error) {
+	if !f.vuln.Ran {
+		f.b.noVEX = "govulncheck did not run: " + f.vuln.NotRun
+		return "", stage.CannotRun(f.b.noVEX)
 	}
-	var vuln quality.VulnResult
-	if err := st.run("govulncheck", func() (string, error) {
-		var note string
-		var err error
-		vuln, note, err = govulncheck(ctx, o, in)
-		return note, err
-	}); err != nil {
-		return b, err
+	withImages := !f.o.Skip.Has("images")
+	var err error
+	if f.b.vex, err = writeVEX(ctx, c.Dist, f.in, f.vuln, withImages, f.pub != nil); err != nil {
+		return "", err
 	}
-	if !vuln.Ran {
-		b.noVEX = "govulncheck did not run: " + vuln.NotRun
-		st.notRun("VEX", b.noVEX)
-	} else if err := st.run("VEX", func() (string, error) {
-		var err error
-		switch b.vex, err = writeVEX(ctx, dist, in, vuln, withImages, sb.publish); {
-		case err != nil:
-			return "", err
-		case !withImages:
-			return b.vex + " written (no images to attest)", nil
-		case signer == nil:
-			return b.vex + " written, NOT attested (" + skipWhy(o.Skip, "sign") + ")", nil
-		}
-		n, err := attestVEX(ctx, dist, in.version, in.crane, *signer)
-		return fmt.Sprintf("%s written; %d image attestations", b.vex, n), err
-	}); err != nil {
-		return b, err
+	c.Add(stage.Artifact{Name: f.b.vex, Path: filepath.Join(c.Dist, f.b.vex), Kind: "VEX"})
+	switch {
+	case !withImages:
+		return f.b.vex + " written (no images to attest)", nil
+	case f.b.signer == nil:
+		return f.b.vex + " written, NOT attested (" + f.unsignedWhy() + ")", nil
 	}
+	n, err := attestVEX(ctx, c.Dist, f.in.version, f.in.crane, *f.b.signer)
+	return fmt.Sprintf("%s written; %d image attestations", f.b.vex, n), err
+}
 
-	err := st.run("scan", func() (string, error) {
-		note, notScanned, err := scanGate(ctx, o, in, b.vex, vuln)
-		b.notScanned = notScanned
-		return note, err
-	})
-	return b, err
+func (f *flow) scan(ctx context.Context, _ *stage.Context) (string, error) {
+	note, notScanned, err := scanGate(ctx, f.o, f.in, f.b.vex, f.vuln)
+	f.b.notScanned = notScanned
+	if err == nil && f.pub != nil && notScanned != nil {
+		return note, fmt.Errorf("refusing to publish %s: %w", f.in.version, notScanned)
+	}
+	return note, err
 }
 
 // baseImage is the base image the images were built on, pinned by digest; "" without images.
@@ -357,80 +402,50 @@ func countNotRun(res []runproof.Result) int {
 	return n
 }
 
-// signImages signs every pushed image index by digest (a tag can move; the digest cannot).
-func signImages(ctx context.Context, st *stages, dist string, signer sign.Signer) error {
-	return st.run("image signatures", func() (string, error) {
-		recs, err := ReadImages(dist)
+// version is the version the release's files carry.
+func (f *flow) version() string {
+	if f.snapshot {
+		return f.in.version + "-snapshot"
+	}
+	return f.in.version
+}
+
+// contents records the release's contents (dist/release.json), signed with the build's signer.
+func (f *flow) contents(name string) stage.Stage {
+	return stage.Stage{Name: name, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+		note, err := recordContents(ctx, c.Dist, f.version(), f.in.crane, f.snapshot || f.o.Skip.Has("images"), f.b)
 		if err != nil {
 			return "", err
 		}
-		for _, r := range recs {
-			if err := signer.SignImage(ctx, r.Repo+"@"+r.Digest); err != nil {
-				return "", err
-			}
-		}
-		return fmt.Sprintf("%d index signed", len(recs)), nil
-	})
+		c.Add(stage.Artifact{Name: artifact.ContentsFile, Path: filepath.Join(c.Dist, artifact.ContentsFile), Kind: "contents"})
+		// What the summary lists when the release is not verified (SKIP=verify).
+		f.checked, err = inventory(c.Dist)
+		return note, err
+	}}
 }
 
-// publishHooks are the public steps of a publishing release, which finish runs in between its
-// own: promote once dist/ and the staged images verified; announce once the contents were
-// recorded again with the published images and those verified too.
-type publishHooks struct {
-	promote  func(*Checked) error
-	announce func(*Checked) error
+// verify verifies the release against its contents as a user would.
+func (f *flow) verify(name string) stage.Stage {
+	return stage.Stage{Name: name, Skip: f.skippedBy("verify"), Run: func(ctx context.Context, c *stage.Context) (string, error) {
+		var err error
+		f.checked, err = Verify(ctx, c.Dist, f.verifier, f.in.crane, f.b.signer != nil)
+		if f.snapshot {
+			return "checksums and SBOMs", err
+		}
+		return strings.Join(f.checked.Notes, "; "), err
+	}}
 }
 
-// finish records and signs the release's contents, verifies the release against them as a user
-// would and prints the summary. A publishing release (pub) promotes what verified, records the
-// contents again, naming the published images, verifies those and announces; a local one passes
-// nil.
-func finish(ctx context.Context, o Options, st *stages, in inputs, plan Plan, b built, v sign.Verifier, pub *publishHooks) error {
-	dist := project.DistDir(o.Root)
-	if err := st.run("contents", func() (string, error) {
-		return recordContents(ctx, dist, in.version, in.crane, o.Skip.Has("images"), b)
-	}); err != nil {
-		return err
+// summary is what the release prints once every stage passed.
+func (f *flow) summary(results []stage.Result) Summary {
+	s := Summary{
+		Version: f.version(), Plan: f.plan, Stages: results, Checked: f.checked,
+		Root: f.o.Root, Dist: f.c.Dist, Extra: contentsFiles(f.c.Dist), Verifier: f.verifier, Unsigned: f.b.signer == nil,
 	}
-	var checked Checked
-	if o.Skip.Has("verify") {
-		st.skipped("verify", o.Skip.String())
-		var err error
-		if checked, err = inventory(dist); err != nil {
-			return err
-		}
-	} else if err := st.run("verify", func() (string, error) {
-		var err error
-		checked, err = Verify(ctx, dist, v, in.crane, !o.Skip.Has("sign"))
-		return strings.Join(checked.Notes, "; "), err
-	}); err != nil {
-		return err
+	if f.snapshot {
+		s.Plan = Plan{Local: []string{"a snapshot is never published"}}
 	}
-	if pub != nil {
-		if err := pub.promote(&checked); err != nil {
-			return err
-		}
-		if err := st.run("contents (published)", func() (string, error) {
-			return recordContents(ctx, dist, in.version, in.crane, o.Skip.Has("images"), b)
-		}); err != nil {
-			return err
-		}
-		if err := st.run("verify (published)", func() (string, error) {
-			var err error
-			checked, err = Verify(ctx, dist, v, in.crane, true)
-			return strings.Join(checked.Notes, "; "), err
-		}); err != nil {
-			return err
-		}
-		if err := pub.announce(&checked); err != nil {
-			return err
-		}
-	}
-	Summary{
-		Version: in.version, Plan: plan, Stages: st.results, Checked: checked,
-		Root: o.Root, Dist: dist, Extra: contentsFiles(dist), Verifier: v, Unsigned: b.signer == nil,
-	}.Write(o.Out)
-	return nil
+	return s
 }
 
 // recordContents writes dist/release.json, signed with the build's signer, and says what it lists.
@@ -473,50 +488,31 @@ func stageWhat(name string) string {
 	return name
 }
 
-func skipWhy(s Skips, stage string) string {
-	if s.Has(stage) {
-		return s.String()
-	}
-	return "signed after the scan gate"
-}
-
 // Snapshot is `mage release:snapshot`, the pull-request check: goreleaser's archives, checksums
 // and SBOMs for every platform, checked like a release, with no images, no signatures and
 // nothing published. Archive names carry "-snapshot".
-func Snapshot(ctx context.Context, o Options) (err error) {
-	st := &stages{out: o.Out}
-	defer st.setAsideOnFailure(o.Root, &err)
-	var in inputs
-	if err := st.run("prepare", func() (string, error) {
-		var err error
-		in, err = prepare(ctx, o)
-		return "", err
-	}); err != nil {
-		return err
+func Snapshot(ctx context.Context, o Options) error {
+	f := newFlow(o)
+	results, err := f.run(ctx, f.snapshotStages())
+	if err == nil {
+		f.summary(results).Write(o.Out)
 	}
-	args := []string{"release", "--snapshot", "--clean", "--skip=ko,sign,announce,publish,validate"}
-	if err := runGoreleaser(ctx, st, in, in.goreleaserEnv(false), args); err != nil {
-		return err
+	return err
+}
+
+func (f *flow) snapshotStages() []stage.Stage {
+	f.snapshot = true
+	f.b = built{noVEX: "a snapshot runs no vulnerability check"}
+	return []stage.Stage{
+		{Name: stage.Prepare, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			var err error
+			f.in, err = prepare(ctx, c)
+			f.verifier, _ = VerifierFromEnv(f.o.Root, f.in.cosign)
+			return "", err
+		}},
+		{Name: stage.Goreleaser, Run: f.goreleaser},
+		stage.Skipping(stage.ImagesAndSignatures, "a snapshot has none"),
+		f.contents(stage.Contents),
+		f.verify(stage.Verify),
 	}
-	st.skipped("images and signatures", "a snapshot has none")
-	dist := project.DistDir(o.Root)
-	if err := st.run("contents", func() (string, error) {
-		return recordContents(ctx, dist, in.version+"-snapshot", in.crane, true, built{noVEX: "a snapshot runs no vulnerability check"})
-	}); err != nil {
-		return err
-	}
-	v, _ := VerifierFromEnv(o.Root, in.cosign)
-	var checked Checked
-	if err := st.run("verify", func() (string, error) {
-		var err error
-		checked, err = Verify(ctx, dist, v, in.crane, false)
-		return "checksums and SBOMs", err
-	}); err != nil {
-		return err
-	}
-	Summary{
-		Version: in.version + "-snapshot", Plan: Plan{Local: []string{"a snapshot is never published"}},
-		Stages: st.results, Checked: checked, Root: o.Root, Dist: dist, Extra: contentsFiles(dist), Verifier: v, Unsigned: true,
-	}.Write(o.Out)
-	return nil
 }

@@ -25,11 +25,7 @@ type settings struct {
 	platforms []string  // build:all's default matrix, which .goreleaser.yaml must list
 }
 
-func buildSettings(ctx context.Context, root string) (settings, error) {
-	stamp, err := version.Describe(ctx, root)
-	if err != nil {
-		return settings{}, err
-	}
+func buildSettings(ctx context.Context, root string, stamp version.Stamp) (settings, error) {
 	env, err := gobuild.ReleaseEnv(stamp)
 	if err != nil {
 		return settings{}, err

@@ -11,21 +11,14 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
-
-// StageResult is one line of the stage table.
-type StageResult struct {
-	Name     string
-	Result   string // "ok", "SKIPPED (SKIP=...)", "NOT RUN: ...", or the failure
-	Duration time.Duration
-	OneOff   bool // first-use setup (tools, stand-ins), not the release's own time
-}
 
 // Summary is what the release prints at the end, and what the user needs to check it.
 type Summary struct {
 	Version string
 	Plan    Plan
-	Stages  []StageResult
+	Stages  []stage.Result
 	Checked Checked
 	Root    string // paths in commands are shown relative to it
 	Dist    string
@@ -52,14 +45,14 @@ func (s Summary) Write(w io.Writer) {
 			continue
 		}
 		total += st.Duration
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Name, duration(st.Duration), st.Result)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Name, duration(st.Duration), st)
 	}
 	fmt.Fprintf(tw, "  total\t%s\t\n", duration(total))
 	tw.Flush()
 	fmt.Fprintf(w, "\nOne-off setup (first use only): %s\n", duration(oneOff))
 	for _, st := range s.Stages {
 		if st.OneOff {
-			fmt.Fprintf(w, "  %-20s %8s  %s\n", st.Name, duration(st.Duration), st.Result)
+			fmt.Fprintf(w, "  %-20s %8s  %s\n", st.Name, duration(st.Duration), st)
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
+	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 func TestSummaryListsEverythingAndHowToVerifyIt(t *testing.T) {
@@ -17,9 +18,9 @@ func TestSummaryListsEverythingAndHowToVerifyIt(t *testing.T) {
 	s := Summary{
 		Version: "0.1.0-dev.3+gabc1234",
 		Plan:    Plan{Local: []string{"HEAD has no release tag (vX.Y.Z)"}},
-		Stages: []StageResult{
-			{Name: "goreleaser", Result: "ok", Duration: 42 * time.Second},
-			{Name: "scan", Result: "SKIPPED (SKIP=scan)"},
+		Stages: []stage.Result{
+			{Name: "goreleaser", Status: stage.OK, Duration: 42 * time.Second},
+			{Name: "scan", Status: stage.Skipped, Note: "SKIP=scan"},
 		},
 		Checked: Checked{
 			Files: []artifact.File{
