@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // DefaultOverlay is the overlay rendered when DEPLOY_OVERLAY is not set, relative to the root.
@@ -93,7 +94,7 @@ func ReleasedImage(dist string) (Image, error) {
 
 // ChooseImage is DEPLOY_IMAGE when set, else the released image.
 func ChooseImage(root string) (Image, error) {
-	if ref := os.Getenv("DEPLOY_IMAGE"); ref != "" {
+	if ref := settings.Current().DeployImage; ref != "" {
 		img, err := ParseImage(ref)
 		if err != nil {
 			return Image{}, fmt.Errorf("DEPLOY_IMAGE: %w", err)
@@ -105,10 +106,7 @@ func ChooseImage(root string) (Image, error) {
 
 // Overlay is DEPLOY_OVERLAY (a directory relative to root) or DefaultOverlay.
 func Overlay(root string) string {
-	o := os.Getenv("DEPLOY_OVERLAY")
-	if o == "" {
-		o = DefaultOverlay
-	}
+	o := settings.Current().DeployOverlay
 	if !filepath.IsAbs(o) {
 		o = filepath.Join(root, o)
 	}

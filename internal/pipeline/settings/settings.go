@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/slipway-dev/slipway/internal/envname"
 )
@@ -23,11 +24,12 @@ const EnvPrefix = "SLIPWAY_"
 // Settings is what a user (or the platform the pipeline runs on) tells the pipeline.
 type Settings struct {
 	// ---- project ----
-	Offline     bool   `env:"SLIPWAY_OFFLINE" default:"false"`                                                                                // base images from stand-ins in the loopback registry; checks without a local database are NOT RUN
-	Dist        string `env:"SLIPWAY_DIST"`                                                                                                   // where builds and reports go, instead of dist/ at the root
-	Platforms   string `env:"PLATFORMS" default:"linux/amd64,linux/arm64,linux/arm/v7,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64"` // the build matrix
-	ImageMirror string `env:"SLIPWAY_IMAGE_MIRROR"`                                                                                           // host/prefix to take upstream base images from
-	NoWait      bool   `env:"NOWAIT" default:"false"`                                                                                         // fail at once when another run holds .slipway/lock
+	Offline     bool   `env:"SLIPWAY_OFFLINE" default:"false"` // base images from stand-ins in the loopback registry; checks without a local database are NOT RUN
+	Dist        string `env:"SLIPWAY_DIST"`                    // where builds and reports go, instead of dist/ at the root
+	ImageMirror string `env:"SLIPWAY_IMAGE_MIRROR"`            // host/prefix to take upstream base images from
+	NoWait      bool   `env:"NOWAIT" default:"false"`          // fail at once when another run holds .slipway/lock
+	// Platforms is the build matrix (platform.ParseList).
+	Platforms string `env:"PLATFORMS" default:"linux/amd64,linux/arm64,linux/arm/v7,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64"`
 	// ToolBins are the preinstalled tools to use instead of the pinned builds, by variable
 	// (TRIVY_BIN=/usr/bin/trivy): every variable whose name ends in _BIN.
 	ToolBins map[string]string `env:"<TOOL>_BIN"`
@@ -57,8 +59,8 @@ type Settings struct {
 
 	// ---- sign ----
 	CosignKey      string `env:"COSIGN_KEY"`                       // a publishing release's signing key (file or KMS URI)
-	CosignPassword IsSet  `env:"COSIGN_PASSWORD"`                  // whether the local key's password is given (cosign reads the value itself)
-	SignTlog       bool   `env:"SLIPWAY_SIGN_TLOG" default:"true"` // key signatures get transparency-log entries
+	CosignPassword bool   `env:"COSIGN_PASSWORD" set:"any"`        // whether the local key's password is given (cosign reads the value itself)
+	SignTlog       string `env:"SLIPWAY_SIGN_TLOG" default:"true"` // true, or false: key signatures without transparency-log entries
 	SigstoreToken  string `env:"SIGSTORE_ID_TOKEN"`                // an OIDC token for keyless signing outside GitHub Actions
 
 	// ---- verify ----
@@ -95,9 +97,6 @@ type Settings struct {
 	Path                     string `env:"PATH" from:"platform"`                           // where commands are found
 }
 
-// IsSet is a variable that matters by being set at all, even empty, never by its value here.
-type IsSet bool
-
 // GoreleaserEnv are the variables with the prefix that the pipeline sets for the goreleaser it
 // runs (.goreleaser.yaml reads them), never a user: known, so not reported as unknown.
 var GoreleaserEnv = []string{
@@ -131,6 +130,7 @@ type Var struct {
 	Name     string // the environment variable (for ToolBins, the pattern <TOOL>_BIN)
 	Default  string // the value when unset, as written in the default tag
 	Platform bool   // set by the platform the pipeline runs on, not by a user
+	anyValue bool   // a bool that is true when the variable is set at all, even empty (set:"any")
 	field    int
 }
 
@@ -140,13 +140,41 @@ func Vars() []Var {
 	vars := make([]Var, 0, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
-		vars = append(vars, Var{Name: f.Tag.Get("env"), Default: f.Tag.Get("default"), Platform: f.Tag.Get("from") == "platform", field: i})
+		vars = append(vars, Var{Name: f.Tag.Get("env"), Default: f.Tag.Get("default"), Platform: f.Tag.Get("from") == "platform",
+			anyValue: f.Tag.Get("set") == "any", field: i})
 	}
 	return vars
 }
 
-// FromOS loads the settings from this process's environment.
-func FromOS() (Settings, error) { return Load(os.Environ()) }
+// run holds the settings Init loaded for the whole run.
+var run struct {
+	sync.Mutex
+	s      Settings
+	loaded bool
+}
+
+// Init loads the settings from this process's environment once, for the whole run: the
+// magefile calls it before any target, and every later Current returns what it loaded.
+func Init() (Settings, error) {
+	s, err := Load(os.Environ())
+	run.Lock()
+	defer run.Unlock()
+	run.s, run.loaded = s, true
+	return s, err
+}
+
+// Current is the run's settings, for the packages that read one deep down: what Init loaded,
+// or before Init (a package's own tests) the environment as it is now, a value that does not
+// parse keeping its default (Init is where a bad value is reported).
+func Current() Settings {
+	run.Lock()
+	defer run.Unlock()
+	if run.loaded {
+		return run.s
+	}
+	s, _ := Load(os.Environ())
+	return s
+}
 
 // Load parses environ (KEY=value, as os.Environ gives it). An unset or empty variable takes its
 // default. Every value that does not parse is reported, naming the variable and what it
@@ -169,7 +197,7 @@ func Load(environ []string) (Settings, error) {
 	for _, v := range Vars() {
 		f := rv.Field(v.field)
 		raw, set := env[v.Name]
-		if f.Type() == reflect.TypeFor[IsSet]() {
+		if v.anyValue {
 			f.SetBool(set)
 			continue
 		}

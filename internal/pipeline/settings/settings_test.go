@@ -16,8 +16,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Offline || !s.E2E || !s.SignTlog || s.Port != 8080 || s.RegistryAddr != "127.0.0.1:5798" ||
-		s.ScanSeverity != "HIGH,CRITICAL" || s.BenchWrite != nil || bool(s.CosignPassword) || s.ToolBins != nil {
+	if s.Offline || !s.E2E || s.SignTlog != "true" || s.Port != 8080 || s.RegistryAddr != "127.0.0.1:5798" ||
+		s.ScanSeverity != "HIGH,CRITICAL" || s.BenchWrite != nil || s.CosignPassword || s.ToolBins != nil {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -28,8 +28,8 @@ func TestLoadValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Offline || s.E2E || s.Port != 9090 || s.BenchWrite == nil || *s.BenchWrite || !bool(s.CosignPassword) ||
-		s.ScanSeverity != "CRITICAL" || s.SignTlog || !s.GitHubActions {
+	if !s.Offline || s.E2E || s.Port != 9090 || s.BenchWrite == nil || *s.BenchWrite || !s.CosignPassword ||
+		s.ScanSeverity != "CRITICAL" || s.SignTlog != "false" || !s.GitHubActions {
 		t.Fatalf("values: %+v", s)
 	}
 	if want := map[string]string{"TRIVY_BIN": "/usr/bin/trivy"}; len(s.ToolBins) != 1 || s.ToolBins["TRIVY_BIN"] != want["TRIVY_BIN"] {
@@ -37,6 +37,14 @@ func TestLoadValues(t *testing.T) {
 	}
 	if got := s.Getenv("GITHUB_ACTIONS"); got != "true" {
 		t.Fatalf("Getenv(GITHUB_ACTIONS) = %q", got)
+	}
+}
+
+func TestE2EIsOnUnlessTurnedOff(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "1": true, "true": true, "0": false, "false": false, "no": false} {
+		if s, err := Load([]string{"E2E=" + v}); err != nil || s.E2E != want {
+			t.Errorf("E2E=%q: E2E = %v (%v), want %v", v, s.E2E, err, want)
+		}
 	}
 }
 
@@ -134,5 +142,22 @@ func TestReadmeTableIsSettings(t *testing.T) {
 		if !vars[n] {
 			t.Errorf("README.md's environment table lists %s, which is not a setting (internal/pipeline/settings)", n)
 		}
+	}
+}
+
+// Before Init, Current follows the environment (the packages' tests set it); after, it is the
+// environment Init saw.
+func TestCurrent(t *testing.T) {
+	t.Setenv("SLIPWAY_OFFLINE", "1")
+	if !Current().Offline {
+		t.Fatal("Current before Init does not read the environment")
+	}
+	t.Cleanup(func() { run.loaded = false })
+	if _, err := Init(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLIPWAY_OFFLINE", "0")
+	if !Current().Offline {
+		t.Fatal("Current after Init read the environment again")
 	}
 }
