@@ -232,7 +232,7 @@ func parse(f reflect.Value, raw string) error {
 			return err
 		}
 		f.Set(reflect.ValueOf(&b))
-	case reflect.Int:
+	case reflect.Int: // PORT, the only number
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > 65535 {
 			return errors.New("not a port number (1-65535): set one, or unset it for the default")
@@ -268,7 +268,7 @@ func (s Settings) Getenv(name string) string {
 			return f.String()
 		case reflect.Bool:
 			return strconv.FormatBool(f.Bool())
-		case reflect.Int:
+		case reflect.Int: // PORT, the only number
 			return strconv.Itoa(int(f.Int()))
 		}
 	}
