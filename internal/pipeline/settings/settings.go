@@ -37,7 +37,7 @@ type Settings struct {
 	ShipStandIns string `env:"SLIPWAY_TEST_ONLY_SHIP_STANDINS"`
 
 	// ---- quality ----
-	E2E    bool   `env:"E2E" default:"true"` // `mage test` runs the Docker-backed end-to-end tests
+	E2E    bool   `env:"E2E" default:"true"` // `mage test` runs the Docker-backed end-to-end tests: it is the README's and CI's "every test"
 	VulnDB string `env:"SLIPWAY_VULNDB"`     // a local Go vulnerability database (file:///path or a directory)
 
 	// ---- docker:run ----
