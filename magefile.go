@@ -44,13 +44,28 @@ import (
 // at once, naming the variable, and a SLIPWAY_ variable nothing reads (a typo) is named.
 func init() {
 	run.Interruptible()
-	if _, err := settings.Init(); err != nil {
+	if err := checkSettings(); err != nil {
 		fmt.Fprintf(os.Stderr, "mage: %v\n", err)
 		os.Exit(2)
 	}
 	for _, u := range settings.UnknownEnv(os.Environ()) {
 		fmt.Fprintf(os.Stderr, "mage: warning: %s\n", u)
 	}
+}
+
+// checkSettings loads the settings, and parses up front the lists that only their own packages
+// can read, so that a typo in one fails every target before it starts, not the one that uses it.
+func checkSettings() error {
+	s, err := settings.Init()
+	_, skip := release.ParseSkip(s.Skip)
+	_, severity := scan.ParseSeverities(s.ScanSeverity)
+	_, platforms := platform.ParseList(s.Platforms)
+	_, cases := bench.ParseCases(s.Bench)
+	_, reps := bench.ParseReps(s.BenchReps)
+	if platforms != nil {
+		platforms = fmt.Errorf("%s: %w", platform.EnvVar, platforms)
+	}
+	return errors.Join(err, skip, severity, platforms, cases, reps)
 }
 
 // `mage build`, `mage verify` and `mage release` name namespaces as well as single targets;
