@@ -32,6 +32,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
@@ -39,7 +40,33 @@ import (
 
 // SIGTERM (a CI cancel, `timeout`, `kill`) stops a target the way Ctrl-C does: its context is
 // cancelled and what it started is stopped, instead of the magefile dying with children left.
-func init() { run.Interruptible() }
+// The settings are read once, before any target: a value that does not parse stops the run
+// at once, naming the variable, and a SLIPWAY_ variable nothing reads (a typo) is named.
+func init() {
+	run.Interruptible()
+	if err := checkSettings(); err != nil {
+		fmt.Fprintf(os.Stderr, "mage: %v\n", err)
+		os.Exit(2)
+	}
+	for _, u := range settings.UnknownEnv(os.Environ()) {
+		fmt.Fprintf(os.Stderr, "mage: warning: %s\n", u)
+	}
+}
+
+// checkSettings loads the settings, and parses up front the lists that only their own packages
+// can read, so that a typo in one fails every target before it starts, not the one that uses it.
+func checkSettings() error {
+	s, err := settings.Init()
+	_, skip := release.ParseSkip(s.Skip)
+	_, severity := scan.ParseSeverities(s.ScanSeverity)
+	_, platforms := platform.ParseList(s.Platforms)
+	_, cases := bench.ParseCases(s.Bench)
+	_, reps := bench.ParseReps(s.BenchReps)
+	if platforms != nil {
+		platforms = fmt.Errorf("%s: %w", platform.EnvVar, platforms)
+	}
+	return errors.Join(err, skip, severity, platforms, cases, reps)
+}
 
 // `mage build`, `mage verify` and `mage release` name namespaces as well as single targets;
 // Go cannot have a func and a type of one name, so those three are aliases.
@@ -181,12 +208,13 @@ func Test(ctx context.Context) error {
 	}
 	// The end-to-end tests drive the pinned tools: build what is missing first, one at a time
 	// with progress, rather than from parallel test packages at once.
-	if quality.E2E() {
+	e2e := settings.Current().E2E
+	if e2e {
 		if _, err := tools.Ensure(ctx, root, os.Stdout, tools.Names()...); err != nil {
 			return err
 		}
 	}
-	return quality.Test(ctx, root, quality.E2E(), os.Stdout)
+	return quality.Test(ctx, root, e2e, os.Stdout)
 }
 
 // Lint runs gofmt, go vet and the pinned golangci-lint (config: .golangci.yml) on every module.
@@ -214,7 +242,7 @@ func Vuln(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := quality.Vuln(ctx, bin, root, project.Offline())
+	res, err := quality.Vuln(ctx, bin, root, settings.Current().Offline)
 	if err != nil {
 		return err
 	}
@@ -242,7 +270,7 @@ func Setup(ctx context.Context) error {
 	if err := image.SetupBuildx(ctx, root, os.Stdout); err != nil {
 		return err
 	}
-	if project.Offline() {
+	if settings.Current().Offline {
 		return standin.Setup(ctx, root, os.Stdout)
 	}
 	return nil
@@ -330,10 +358,7 @@ func (Docker) Source(ctx context.Context) error {
 // capabilities, waits for /readyz and prints the URL; Ctrl-C stops and removes it. PORT=...
 // picks the port, DETACH=1 leaves it running (docker:stop stops it).
 func (Docker) Run(ctx context.Context) error {
-	o, err := image.DevOptionsFromEnv(os.Stdout)
-	if err != nil {
-		return err
-	}
+	o := image.DevOptionsFrom(settings.Current(), os.Stdout)
 	mg.CtxDeps(ctx, Docker.Build)
 	return image.RunDev(ctx, o)
 }
@@ -362,11 +387,12 @@ func (Release) Full(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	skip, err := release.ParseSkip(os.Getenv("SKIP"))
+	s := settings.Current()
+	skip, err := release.ParseSkip(s.Skip)
 	if err != nil {
 		return err
 	}
-	_, err = release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Offline: project.Offline()})
+	_, err = release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Offline: s.Offline})
 	return err
 }
 
@@ -378,7 +404,7 @@ func (Release) Snapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return release.Snapshot(ctx, release.Options{Root: root, Out: os.Stdout, Offline: project.Offline()})
+	return release.Snapshot(ctx, release.Options{Root: root, Out: os.Stdout, Offline: settings.Current().Offline})
 }
 
 // Check runs `goreleaser check` (deprecations fail it), checks .goreleaser.yaml against
@@ -432,7 +458,7 @@ func Scan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := scan.Defaults(ctx, root)
+	o, err := scan.Defaults(ctx, root, settings.Current())
 	if err != nil {
 		return err
 	}
@@ -522,7 +548,7 @@ func Bench(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := bench.OptionsFromEnv(root)
+	o, err := bench.OptionsFrom(root, settings.Current())
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/envname"
 )
 
 // EnvPrefix starts the environment name of every flag: --admin-addr is SLIPWAY_ADMIN_ADDR.
@@ -158,7 +160,8 @@ func loopback(host string) bool {
 
 // BuildEnv are the variables with the service's prefix that the build reads, not the service
 // (internal/pipeline and .goreleaser.yaml): one environment often serves both, so the service
-// does not call them unknown. TestBuildEnvMatchesThePipeline keeps the list in step.
+// does not call them unknown. TestBuildEnvMatchesThePipeline keeps the list in step with the
+// pipeline's code, and internal/pipeline/settings' TestBuildEnvIsSettings with its Settings.
 var BuildEnv = []string{
 	EnvPrefix + "BASE_IMAGE",
 	EnvPrefix + "CGO_ENABLED",
@@ -186,55 +189,26 @@ type Unknown struct{ Name, Nearest string }
 // UnknownEnv lists the variables in environ (KEY=value, as os.Environ gives them) that have
 // the service's prefix but are neither a setting of the service nor one of BuildEnv.
 func UnknownEnv(environ []string) []Unknown {
-	all := append(serviceEnv(), BuildEnv...)
+	all := append(ServiceEnv(), BuildEnv...)
 	var unknown []Unknown
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, EnvPrefix) || slices.Contains(all, name) {
 			continue
 		}
-		u := Unknown{Name: name}
-		// Close means at most two edits, and fewer than the name's own length past the prefix,
-		// so that a short SLIPWAY_X is not "nearest" to everything.
-		best := 3
-		for _, k := range all {
-			if d := editDistance(name, k); d < best && d < len(name)-len(EnvPrefix) {
-				best, u.Nearest = d, k
-			}
-		}
+		u := Unknown{Name: name, Nearest: envname.Nearest(name, EnvPrefix, all)}
 		unknown = append(unknown, u)
 	}
 	return unknown
 }
 
-// serviceEnv is every variable the service reads, one per flag.
-func serviceEnv() []string {
+// ServiceEnv is every variable the service reads, one per flag.
+func ServiceEnv() []string {
 	var c Config
 	var level, format string
 	var names []string
 	flagSet("", &c, &level, &format).VisitAll(func(f *flag.Flag) { names = append(names, EnvName(f.Name)) })
 	return names
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes (variable names are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // EnvName is the environment variable for a flag.

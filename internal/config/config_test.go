@@ -196,7 +196,7 @@ func TestUnknownEnvNamesTheVariableAndTheNearest(t *testing.T) {
 
 func serviceEnvKV() []string {
 	var kv []string
-	for _, n := range serviceEnv() {
+	for _, n := range ServiceEnv() {
 		kv = append(kv, n+"=x")
 	}
 	return kv
@@ -259,7 +259,7 @@ func TestBuildEnvMatchesThePipeline(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\.Env\.(`+name.String()+`)`).FindAllStringSubmatch(string(goreleaser), -1) {
 		found[m[1]] = true
 	}
-	for _, n := range serviceEnv() { // the pipeline also sets the service's own, to run it
+	for _, n := range ServiceEnv() { // the pipeline also sets the service's own, to run it
 		delete(found, n)
 	}
 	var got []string

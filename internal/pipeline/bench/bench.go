@@ -20,6 +20,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -55,7 +56,7 @@ var caseFuncs = map[string]caseFunc{
 // still run; the file is then left alone.
 func Run(ctx context.Context, o Options, out io.Writer) error {
 	// The release case signs with the project key; say so now, not after the other cases.
-	if _, ok := os.LookupEnv(sign.PasswordEnv); !ok && slices.Contains(o.Cases, "release") {
+	if !settings.Current().CosignPassword && slices.Contains(o.Cases, "release") {
 		return fmt.Errorf("the release case signs with .slipway/cosign.key: export %s=<its password> (or leave the case out: %s=%s)",
 			sign.PasswordEnv, CasesEnv, strings.Join(slices.DeleteFunc(slices.Clone(o.Cases), func(c string) bool { return c == "release" }), ","))
 	}
@@ -117,7 +118,7 @@ func (o Options) Command() string {
 	if cold := platformList(o.ColdPlatforms); cold != "linux/amd64" && o.has("build") {
 		env = append(env, ColdPlatformsEnv+"="+cold)
 	}
-	if v := os.Getenv(platform.EnvVar); v != "" && (o.has("build") || o.has("noop")) {
+	if v := settings.Current().Platforms; v != platformList(platform.Default) && (o.has("build") || o.has("noop")) {
 		env = append(env, platform.EnvVar+"="+v)
 	}
 	if o.Offline {

@@ -2,13 +2,12 @@ package bench
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Cases are the comparisons, in the order they run and are reported.
@@ -40,26 +39,18 @@ type Options struct {
 	Offline bool
 }
 
-// OptionsFromEnv reads BENCH, BENCH_REPS, BENCH_COLD_PLATFORMS and BENCH_WRITE.
-func OptionsFromEnv(root string) (Options, error) {
-	o := Options{Root: root, Offline: project.Offline()}
+// OptionsFrom takes BENCH, BENCH_REPS, BENCH_COLD_PLATFORMS and BENCH_WRITE from s.
+func OptionsFrom(root string, s settings.Settings) (Options, error) {
+	o := Options{Root: root, Offline: s.Offline, Write: s.BenchWrite}
 	var err error
-	if o.Cases, err = ParseCases(os.Getenv(CasesEnv)); err != nil {
+	if o.Cases, err = ParseCases(s.Bench); err != nil {
 		return o, err
 	}
-	if o.Reps, err = ParseReps(os.Getenv(RepsEnv)); err != nil {
+	if o.Reps, err = ParseReps(s.BenchReps); err != nil {
 		return o, err
 	}
-	cold := strings.TrimSpace(os.Getenv(ColdPlatformsEnv))
-	if cold == "" {
-		cold = "linux/amd64"
-	}
-	if o.ColdPlatforms, err = platform.ParseList(cold); err != nil {
+	if o.ColdPlatforms, err = platform.ParseList(s.BenchColdPlatforms); err != nil {
 		return o, fmt.Errorf("%s: %w", ColdPlatformsEnv, err)
-	}
-	if v := strings.TrimSpace(os.Getenv(WriteEnv)); v != "" {
-		w := project.Bool(WriteEnv)
-		o.Write = &w
 	}
 	return o, nil
 }

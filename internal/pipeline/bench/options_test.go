@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 func TestParseCases(t *testing.T) {
@@ -43,20 +45,21 @@ func TestParseReps(t *testing.T) {
 	}
 }
 
-func TestOptionsFromEnv(t *testing.T) {
-	t.Setenv(CasesEnv, "serve")
-	t.Setenv(RepsEnv, "0")
-	if _, err := OptionsFromEnv("/r"); err == nil || !strings.Contains(err.Error(), RepsEnv) {
+func TestOptionsFrom(t *testing.T) {
+	load := func(environ ...string) settings.Settings {
+		s, err := settings.Load(environ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if _, err := OptionsFrom("/r", load(CasesEnv+"=serve", RepsEnv+"=0")); err == nil || !strings.Contains(err.Error(), RepsEnv) {
 		t.Errorf("BENCH_REPS=0 accepted: %v", err)
 	}
-	t.Setenv(RepsEnv, "2")
-	t.Setenv(ColdPlatformsEnv, "linux/amd46")
-	if _, err := OptionsFromEnv("/r"); err == nil || !strings.Contains(err.Error(), ColdPlatformsEnv) {
+	if _, err := OptionsFrom("/r", load(CasesEnv+"=serve", RepsEnv+"=2", ColdPlatformsEnv+"=linux/amd46")); err == nil || !strings.Contains(err.Error(), ColdPlatformsEnv) {
 		t.Errorf("a bad BENCH_COLD_PLATFORMS accepted: %v", err)
 	}
-	t.Setenv(ColdPlatformsEnv, "")
-	t.Setenv("SLIPWAY_OFFLINE", "")
-	o, err := OptionsFromEnv("/r")
+	o, err := OptionsFrom("/r", load(CasesEnv+"=serve", RepsEnv+"=2"))
 	if err != nil {
 		t.Fatal(err)
 	}

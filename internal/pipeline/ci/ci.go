@@ -30,6 +30,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Target is what the command line of one mage target may hold.
@@ -431,14 +432,15 @@ func needs(job *yaml.Node) []string {
 	return names
 }
 
-// e2eOn: `mage test` runs the end-to-end tests unless E2E is set to something other than true
-// (quality.E2E); a value only known at run time (an expression) counts as off.
+// e2eOn: `mage test` runs the end-to-end tests unless E2E turns them off, as the settings read
+// it; a value only known at run time (an expression) does not parse, and counts as off.
 func e2eOn(env *yaml.Node) bool {
 	v := get(env, quality.E2EEnv)
 	if v == nil {
 		return true
 	}
-	return slices.Contains([]string{"", "1", "true", "yes", "on"}, strings.ToLower(strings.TrimSpace(v.Value)))
+	s, err := settings.Load([]string{quality.E2EEnv + "=" + v.Value})
+	return err == nil && s.E2E
 }
 
 // runTargets are the targets the `go run mage.go` commands of a run script name.

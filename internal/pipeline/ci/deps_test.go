@@ -14,15 +14,16 @@ const module = "github.com/slipway-dev/slipway"
 
 // servicePackages are the packages of this module, among deps, that the pipeline must not
 // link (docs/architecture.md: the pipeline never pulls in the service's dependencies). It may
-// link itself (the module's root package is the magefile) and internal/buildinfo, the stamp
-// both sides share, which imports the standard library only.
+// link itself (the module's root package is the magefile), internal/buildinfo, the stamp both
+// sides share, and internal/envname, the misspelt-variable guess both sides make; each imports
+// the standard library only.
 func servicePackages(deps []string) []string {
 	var bad []string
 	for _, p := range deps {
 		if p == module || !strings.HasPrefix(p, module+"/") {
 			continue
 		}
-		if p == module+"/internal/buildinfo" || strings.HasPrefix(p, module+"/internal/pipeline/") {
+		if p == module+"/internal/buildinfo" || p == module+"/internal/envname" || strings.HasPrefix(p, module+"/internal/pipeline/") {
 			continue
 		}
 		bad = append(bad, p)

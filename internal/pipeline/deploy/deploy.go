@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // DefaultOverlay is the overlay rendered when DEPLOY_OVERLAY is not set, relative to the root.
@@ -61,7 +62,7 @@ func ReleasedImage(dist string) (artifact.Image, error) {
 
 // ChooseImage is DEPLOY_IMAGE when set, else the released image.
 func ChooseImage(root string) (artifact.Image, error) {
-	if ref := os.Getenv("DEPLOY_IMAGE"); ref != "" {
+	if ref := settings.Current().DeployImage; ref != "" {
 		img, err := artifact.ParseRef(ref)
 		if err != nil {
 			return artifact.Image{}, fmt.Errorf("DEPLOY_IMAGE: %w", err)
@@ -73,10 +74,7 @@ func ChooseImage(root string) (artifact.Image, error) {
 
 // Overlay is DEPLOY_OVERLAY (a directory relative to root) or DefaultOverlay.
 func Overlay(root string) string {
-	o := os.Getenv("DEPLOY_OVERLAY")
-	if o == "" {
-		o = DefaultOverlay
-	}
+	o := settings.Current().DeployOverlay
 	if !filepath.IsAbs(o) {
 		o = filepath.Join(root, o)
 	}

@@ -14,12 +14,13 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // PluginDir is where the Docker CLI looks for plugins: $DOCKER_CONFIG/cli-plugins, by default
 // ~/.docker/cli-plugins.
 func PluginDir() (string, error) {
-	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+	if d := settings.Current().DockerConfig; d != "" {
 		return filepath.Join(d, "cli-plugins"), nil
 	}
 	home, err := os.UserHomeDir()

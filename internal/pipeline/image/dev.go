@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"strconv"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
@@ -25,17 +24,9 @@ type DevOptions struct {
 // DefaultDevPort is docker:run's host port unless PORT says otherwise.
 const DefaultDevPort = 8080
 
-// DevOptionsFromEnv reads PORT and DETACH.
-func DevOptionsFromEnv(out io.Writer) (DevOptions, error) {
-	o := DevOptions{Port: DefaultDevPort, Detach: project.Bool("DETACH"), Out: out}
-	if s := os.Getenv("PORT"); s != "" {
-		p, err := strconv.Atoi(s)
-		if err != nil || p < 1 || p > 65535 {
-			return o, fmt.Errorf("PORT=%q is not a port number (1-65535)", s)
-		}
-		o.Port = p
-	}
-	return o, nil
+// DevOptionsFrom takes PORT and DETACH from s.
+func DevOptionsFrom(s settings.Settings, out io.Writer) DevOptions {
+	return DevOptions{Port: s.Port, Detach: s.Detach, Out: out}
 }
 
 // Locally there is no load balancer to drain from, so the dev container skips the drain delay:

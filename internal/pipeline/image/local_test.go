@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 func TestFormatLogLine(t *testing.T) {
@@ -43,21 +45,20 @@ func TestLogWriterSplitsLines(t *testing.T) {
 	}
 }
 
-func TestDevOptionsFromEnv(t *testing.T) {
-	t.Setenv("PORT", "")
-	t.Setenv("DETACH", "")
-	o, err := DevOptionsFromEnv(nil)
+func TestDevOptionsFrom(t *testing.T) {
+	dev := func(environ ...string) (DevOptions, error) {
+		s, err := settings.Load(environ)
+		return DevOptionsFrom(s, nil), err
+	}
+	o, err := dev("PORT=", "DETACH=")
 	if err != nil || o.Port != DefaultDevPort || o.Detach {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	t.Setenv("PORT", "9099")
-	t.Setenv("DETACH", "1")
-	if o, err = DevOptionsFromEnv(nil); err != nil || o.Port != 9099 || !o.Detach {
+	if o, err = dev("PORT=9099", "DETACH=1"); err != nil || o.Port != 9099 || !o.Detach {
 		t.Errorf("PORT=9099 DETACH=1: %+v, %v", o, err)
 	}
 	for _, bad := range []string{"http", "0", "70000", "-1"} {
-		t.Setenv("PORT", bad)
-		if _, err := DevOptionsFromEnv(nil); err == nil || !strings.Contains(err.Error(), "PORT") {
+		if _, err := dev("PORT=" + bad); err == nil || !strings.Contains(err.Error(), "PORT") {
 			t.Errorf("PORT=%s: %v", bad, err)
 		}
 	}

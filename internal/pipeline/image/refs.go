@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"strings"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Ref is an upstream image: a tag for people to read, a digest for the machines to trust.
@@ -97,17 +97,18 @@ type Source struct {
 const ShipStandInsEnv = project.EnvPrefix + "TEST_ONLY_SHIP_STANDINS"
 
 // ShipStandIns reports whether ShipStandInsEnv is set (SourceFromEnv checks its value).
-func ShipStandIns() bool { return os.Getenv(ShipStandInsEnv) == "1" }
+func ShipStandIns() bool { return settings.Current().ShipStandIns == "1" }
 
 // SourceFromEnv reads SLIPWAY_IMAGE_MIRROR, SLIPWAY_OFFLINE and ShipStandInsEnv. registryAddr is
 // the project's loopback registry (only used offline); crane is the pinned crane binary.
 func SourceFromEnv(registryAddr, crane string) (Source, error) {
-	mirror := os.Getenv(MirrorEnv)
-	if v := os.Getenv(ShipStandInsEnv); v != "" && (v != "1" || mirror == "") {
+	s := settings.Current()
+	mirror := s.ImageMirror
+	if v := s.ShipStandIns; v != "" && (v != "1" || mirror == "") {
 		return Source{}, fmt.Errorf("%s=%q: test only, and only =1 with %s naming the registry that holds the stand-ins; unset it",
 			ShipStandInsEnv, v, MirrorEnv)
 	}
-	if project.Offline() {
+	if s.Offline {
 		if mirror != "" {
 			return Source{}, fmt.Errorf("%s=1 takes images from the project's own registry, but %s=%s names another mirror: unset one of them",
 				OfflineEnv, MirrorEnv, mirror)

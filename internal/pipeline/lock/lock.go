@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // FileName is the lock file inside the state directory (.slipway/).
@@ -155,7 +156,7 @@ func Hold(ctx context.Context, target string) func() {
 	if err != nil {
 		panic(err)
 	}
-	unlock, err := Take(ctx, project.StateDir(root), target, os.Stdout, Options{NoWait: project.Bool(NoWaitEnv)})
+	unlock, err := Take(ctx, project.StateDir(root), target, os.Stdout, Options{NoWait: settings.Current().NoWait})
 	if err != nil {
 		panic(err)
 	}

@@ -8,12 +8,12 @@ package platform
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Platform is one build target.
@@ -99,13 +99,9 @@ func ParseList(s string) ([]Platform, error) {
 	return out, nil
 }
 
-// FromEnv returns the platforms named by $PLATFORMS, or Default when it is unset or empty.
+// FromEnv returns the platforms named by $PLATFORMS, whose default is Default.
 func FromEnv() ([]Platform, error) {
-	v := strings.TrimSpace(os.Getenv(EnvVar))
-	if v == "" {
-		return slices.Clone(Default), nil
-	}
-	ps, err := ParseList(v)
+	ps, err := ParseList(settings.Current().Platforms)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvVar, err)
 	}

@@ -133,10 +133,11 @@ func shortErr(err error) string {
 	return err.Error()
 }
 
-// Env fails when the variable is not set at all (empty counts as set), with why and fix.
-func Env(name, why string) Check {
+// Env fails when the variable name is not set at all (set, from the settings: empty counts as
+// set), with why and fix.
+func Env(name string, set bool, why string) Check {
 	return Check{Name: name, Run: func(context.Context) error {
-		if _, ok := os.LookupEnv(name); !ok {
+		if !set {
 			return fmt.Errorf("%s is not set: %s; export %s=<value>", name, why, name)
 		}
 		return nil

@@ -55,11 +55,10 @@ func TestReachable(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	t.Setenv("PREFLIGHT_TEST_SET", "")
-	if err := Env("PREFLIGHT_TEST_SET", "why").Run(context.Background()); err != nil {
+	if err := Env("PREFLIGHT_TEST_SET", true, "why").Run(context.Background()); err != nil {
 		t.Errorf("set to empty: %v", err)
 	}
-	err := Env("PREFLIGHT_TEST_UNSET_VARIABLE", "it opens the key").Run(context.Background())
+	err := Env("PREFLIGHT_TEST_UNSET_VARIABLE", false, "it opens the key").Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "it opens the key; export PREFLIGHT_TEST_UNSET_VARIABLE=") {
 		t.Errorf("unset: %v", err)
 	}

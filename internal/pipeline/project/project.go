@@ -5,14 +5,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Name is the binary, image and archive name. `mage init` rewrites it.
 const Name = "slipway"
 
 // EnvPrefix starts every environment setting of the service and the build.
-const EnvPrefix = "SLIPWAY_"
+const EnvPrefix = settings.EnvPrefix
 
 // Root finds the top of the checkout: the nearest directory upward holding magefile.go and go.mod.
 // Tests that run in a package directory find the repository this way too.
@@ -35,7 +36,7 @@ func Root() (string, error) {
 
 // DistDir is where builds, archives and reports go: dist/ at the root, or $SLIPWAY_DIST.
 func DistDir(root string) string {
-	if d := os.Getenv(EnvPrefix + "DIST"); d != "" {
+	if d := settings.Current().Dist; d != "" {
 		return d
 	}
 	return filepath.Join(root, "dist")
@@ -59,16 +60,7 @@ func LogFile(root, name string) (*os.File, error) {
 // Offline reports SLIPWAY_OFFLINE: upstream images come from stand-ins in the local registry and
 // checks that need a database not present locally report NOT RUN instead of failing.
 func Offline() bool {
-	return Bool(EnvPrefix + "OFFLINE")
-}
-
-// Bool reads a boolean environment setting; anything but 1/true/yes/on is false.
-func Bool(name string) bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
+	return settings.Current().Offline
 }
 
 func isFile(p string) bool {

@@ -14,8 +14,8 @@ type Run struct {
 	Host         string // the machine's host name, for a local build only
 }
 
-// FromEnv reads Run from the environment (getenv is os.Getenv outside tests). In GitHub Actions
-// (GITHUB_ACTIONS=true) the builder is the workflow, named the way Fulcio names it in a keyless
+// FromEnv reads Run from the environment through getenv (settings.Settings.Getenv outside
+// tests). In GitHub Actions (GITHUB_ACTIONS=true) the builder is the workflow, named the way Fulcio names it in a keyless
 // signature's certificate, and every variable that says so must be set: a CI build that cannot
 // name its workflow is an error, never a local build.
 func FromEnv(getenv func(string) string) (Run, error) {

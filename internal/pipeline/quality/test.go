@@ -13,22 +13,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // E2EEnv is the setting that leaves out the Docker-backed end-to-end tests (test/e2e, build tag
 // e2e) when set to 0: `E2E=0 mage test` on a machine without Docker.
 const E2EEnv = "E2E"
-
-// E2E says whether `mage test` runs the end-to-end tests: yes unless E2E is set and false,
-// because `mage test` is the README's and CI's "every test" command.
-func E2E() bool {
-	if strings.TrimSpace(os.Getenv(E2EEnv)) == "" {
-		return true
-	}
-	return project.Bool(E2EEnv)
-}
 
 // testArgs are the `go test` arguments for one module. -count=1 because a cached "ok" proves
 // nothing about Docker, the registry or the tools the end-to-end tests drive; -timeout covers a

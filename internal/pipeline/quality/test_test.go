@@ -74,15 +74,6 @@ func TestCoverageSummary(t *testing.T) {
 	}
 }
 
-func TestE2EIsOnUnlessTurnedOff(t *testing.T) {
-	for v, want := range map[string]bool{"": true, "1": true, "true": true, "0": false, "false": false, "no": false} {
-		t.Setenv(E2EEnv, v)
-		if got := E2E(); got != want {
-			t.Errorf("%s=%q: E2E() = %v, want %v", E2EEnv, v, got, want)
-		}
-	}
-}
-
 // Test runs every module's tests for real (race detector, coverage), fails naming the module
 // whose tests fail, and adds the e2e tag only when asked.
 func TestTestRunsEveryModule(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // VulnDBEnv names a local Go vulnerability database: file:///path or a directory in
@@ -70,7 +71,7 @@ func (r VulnResult) Err() error {
 // database configured it does not run and says why (NotRun); a database that cannot be read
 // or reached is an error, offline or not, since someone configured or expects it.
 func Vuln(ctx context.Context, bin, dir string, offline bool, patterns ...string) (VulnResult, error) {
-	db, err := vulnDB(os.Getenv(VulnDBEnv))
+	db, err := vulnDB(settings.Current().VulnDB)
 	if err != nil {
 		return VulnResult{}, err
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
@@ -103,10 +104,7 @@ func Start(ctx context.Context, bin, dir, addr string) (*Registry, error) {
 
 // Addr is where the project's registry listens: SLIPWAY_REGISTRY_ADDR, or DefaultAddr.
 func Addr() string {
-	if a := os.Getenv(AddrEnv); a != "" {
-		return a
-	}
-	return DefaultAddr
+	return settings.Current().RegistryAddr
 }
 
 // Ensure returns the project's registry: the one answering at Addr() with this checkout's owner
@@ -153,7 +151,7 @@ func Ensure(ctx context.Context, bin, stateDir string) (*Registry, error) {
 // wantedOwner is the token a registry must answer with to be this checkout's: the shared one
 // (SLIPWAY_REGISTRY_OWNER), or the one recorded when this checkout started its own.
 func wantedOwner(dir string) (token string, shared bool) {
-	if t := os.Getenv(OwnerEnv); t != "" {
+	if t := settings.Current().RegistryOwner; t != "" {
 		return t, true
 	}
 	return readFile(filepath.Join(dir, "owner")), false

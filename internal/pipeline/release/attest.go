@@ -17,6 +17,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/vex"
 )
@@ -41,7 +42,7 @@ func writeProvenance(ctx context.Context, dist string, in inputs, baseImage stri
 	}
 	p := provenance.Inputs{
 		Subjects:   subjects,
-		Repository: sourceRepository(in.root, os.Getenv),
+		Repository: sourceRepository(in.root, envcfg.Current().Getenv),
 		Commit:     in.commit,
 		Version:    in.tag,
 		Platforms:  in.platforms,
@@ -71,7 +72,7 @@ func writeProvenance(ctx context.Context, dist string, in inputs, baseImage stri
 	if p.Tools, err = provenance.PinnedTools(in.root); err != nil {
 		return "", err
 	}
-	if p.Run, err = provenance.FromEnv(os.Getenv); err != nil {
+	if p.Run, err = provenance.FromEnv(envcfg.Current().Getenv); err != nil {
 		return "", err
 	}
 	data, err := provenance.Statement(p)
@@ -165,7 +166,7 @@ func writeVEX(ctx context.Context, dist string, in inputs, r quality.VulnResult,
 	}
 	data, err := vex.Document(vex.Inputs{
 		Module: module, Images: images, Govulncheck: r, Accepted: accepted,
-		Author: sourceRepository(in.root, os.Getenv), Timestamp: in.date,
+		Author: sourceRepository(in.root, envcfg.Current().Getenv), Timestamp: in.date,
 	})
 	if err != nil {
 		return "", err

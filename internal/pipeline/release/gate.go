@@ -9,6 +9,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // scanGate runs before anything is published: no pushed image may be built on an offline
@@ -24,7 +25,7 @@ func scanGate(ctx context.Context, o Options, in inputs, vexFile string, vuln qu
 	if err != nil {
 		return "", nil, err
 	}
-	so, err := scan.Defaults(ctx, o.Root)
+	so, err := scan.Defaults(ctx, o.Root, envcfg.Current())
 	if err != nil {
 		return "", nil, err
 	}

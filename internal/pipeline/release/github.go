@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // GitHub makes a release's GitHub release through GitHub's REST API, in the order that keeps a
@@ -50,7 +52,7 @@ const (
 // GITHUB_TOKEN a CI build of a tag fails (in CI the token is there: a release without its
 // GitHub release is not what a tag push asked for); elsewhere the step is NOT RUN, loudly.
 func GitHubFromEnv(owner, repo string, tagBuild bool) (*GitHub, string, error) {
-	token := os.Getenv(TokenEnv)
+	token := envcfg.Current().GitHubToken
 	switch {
 	case token == "" && tagBuild:
 		return nil, "", fmt.Errorf("this CI build of a tag must create the GitHub release, but %s is not set: "+
@@ -60,7 +62,7 @@ func GitHubFromEnv(owner, repo string, tagBuild bool) (*GitHub, string, error) {
 	case owner == "" || repo == "":
 		return nil, "", fmt.Errorf("%s: release.github.owner and .name must name the GitHub repository to publish to", ConfigFile)
 	}
-	api := strings.TrimSuffix(os.Getenv(apiURLEnv), "/")
+	api := strings.TrimSuffix(envcfg.Current().GitHubAPIURL, "/")
 	if api == "" {
 		api = defaultAPI
 	}

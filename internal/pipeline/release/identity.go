@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -35,7 +35,7 @@ const GitHubIssuer = "https://token.actions.githubusercontent.com"
 // without network (cosign then never fetches Sigstore's from its TUF repository).
 func VerifierFromEnv(root, cosign string) (sign.Verifier, string) {
 	v, trust := verifierFromEnv(root, cosign)
-	if v.TrustedRoot = os.Getenv(TrustedRootEnv); v.TrustedRoot != "" {
+	if v.TrustedRoot = envcfg.Current().VerifyTrustedRoot; v.TrustedRoot != "" {
 		trust += ", trusted root " + v.TrustedRoot + " (" + TrustedRootEnv + ")"
 	}
 	return v, trust
@@ -47,20 +47,21 @@ const TrustedRootEnv = "VERIFY_TRUSTED_ROOT"
 
 func verifierFromEnv(root, cosign string) (sign.Verifier, string) {
 	v := sign.Verifier{Cosign: cosign}
+	s := envcfg.Current()
 	switch {
-	case os.Getenv("VERIFY_KEY") != "":
-		v.Key = os.Getenv("VERIFY_KEY")
+	case s.VerifyKey != "":
+		v.Key = s.VerifyKey
 		return v, "public key " + v.Key + " (VERIFY_KEY)"
-	case strings.Contains(os.Getenv("COSIGN_KEY"), "://"):
-		v.Key = os.Getenv("COSIGN_KEY")
+	case strings.Contains(s.CosignKey, "://"):
+		v.Key = s.CosignKey
 		return v, "the publishing key " + v.Key + " (COSIGN_KEY)"
-	case os.Getenv("VERIFY_CERT_IDENTITY") != "" || os.Getenv("VERIFY_CERT_ISSUER") != "":
-		v.CertIdentity, v.CertIssuer = os.Getenv("VERIFY_CERT_IDENTITY"), os.Getenv("VERIFY_CERT_ISSUER")
+	case s.VerifyCertIdentity != "" || s.VerifyCertIssuer != "":
+		v.CertIdentity, v.CertIssuer = s.VerifyCertIdentity, s.VerifyCertIssuer
 		return v, fmt.Sprintf("keyless signer %s from %s (VERIFY_CERT_IDENTITY, VERIFY_CERT_ISSUER)", v.CertIdentity, v.CertIssuer)
-	case os.Getenv("GITHUB_WORKFLOW_REF") != "" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "":
+	case s.GitHubWorkflowRef != "" && s.ActionsIDTokenRequestURL != "":
 		// GITHUB_WORKFLOW_REF is OWNER/REPO/.github/workflows/release.yml@refs/tags/vX.Y.Z:
 		// exactly the subject Fulcio puts in the certificate of a workflow's keyless signature.
-		v.CertIdentity = strings.TrimSuffix(os.Getenv("GITHUB_SERVER_URL"), "/") + "/" + os.Getenv("GITHUB_WORKFLOW_REF")
+		v.CertIdentity = strings.TrimSuffix(s.GitHubServerURL, "/") + "/" + s.GitHubWorkflowRef
 		v.CertIssuer = GitHubIssuer
 		return v, "this workflow's keyless identity " + v.CertIdentity
 	}
@@ -119,10 +120,11 @@ const (
 func ExpectationFromEnv(ctx context.Context, root string, v sign.Verifier) (Expectation, string, error) {
 	var e Expectation
 	var from []string
+	s := envcfg.Current()
 	// pick sets dst from env, else from the first default with a value, and records which.
 	type option struct{ value, from string }
 	pick := func(dst *string, env, what string, defaults ...option) {
-		if *dst = os.Getenv(env); *dst != "" {
+		if *dst = s.Getenv(env); *dst != "" {
 			from = append(from, what+" from "+env)
 			return
 		}
@@ -139,14 +141,14 @@ func ExpectationFromEnv(ctx context.Context, root string, v sign.Verifier) (Expe
 		repo = ""
 	}
 	pick(&e.Repository, RepositoryEnv, "repository", option{repo, "from the signer's identity"},
-		option{sourceRepository(root, os.Getenv), "of this checkout"})
+		option{sourceRepository(root, s.Getenv), "of this checkout"})
 
 	head, _ := git.Repo{Dir: root}.Head(ctx)
 	pick(&e.Commit, CommitEnv, "commit", option{head, "is this checkout's HEAD"})
 
 	ci := ""
-	if os.Getenv("GITHUB_ACTIONS") == "true" {
-		r, err := provenance.FromEnv(os.Getenv)
+	if s.GitHubActions {
+		r, err := provenance.FromEnv(s.Getenv)
 		if err != nil {
 			return e, "", err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
@@ -127,7 +128,7 @@ func ensureTools(ctx context.Context, o Options) (string, error) {
 func (in inputs) goreleaserEnv(publish bool) []string {
 	// goreleaser's sboms and signs find trivy and cosign on PATH.
 	return append(in.buildEnv(publish),
-		"PATH="+filepath.Dir(in.trivy)+string(os.PathListSeparator)+filepath.Dir(in.cosign)+string(os.PathListSeparator)+os.Getenv("PATH"))
+		"PATH="+filepath.Dir(in.trivy)+string(os.PathListSeparator)+filepath.Dir(in.cosign)+string(os.PathListSeparator)+envcfg.Current().Path)
 }
 
 // buildEnv is the part of goreleaserEnv its builds read.

@@ -2,9 +2,10 @@ package release
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
+
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // State is what decides between publishing and a local release, read from git and the
@@ -21,13 +22,14 @@ type State struct {
 
 // ReadState fills the environment part of State; the caller adds Tag and Dirty from git.
 func ReadState(offline bool) State {
+	s := envcfg.Current()
 	return State{
-		Registry:  strings.TrimSuffix(strings.TrimSpace(os.Getenv("SLIPWAY_REGISTRY")), "/"),
-		CosignKey: os.Getenv("COSIGN_KEY"),
+		Registry:  strings.TrimSuffix(s.Registry, "/"),
+		CosignKey: s.CosignKey,
 		// GitHub Actions with `permissions: id-token: write`, or a token handed to cosign.
-		OIDC:     os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "" || os.Getenv("SIGSTORE_ID_TOKEN") != "",
+		OIDC:     s.ActionsIDTokenRequestURL != "" || s.SigstoreToken != "",
 		Offline:  offline,
-		TagBuild: os.Getenv("GITHUB_REF_TYPE") == "tag",
+		TagBuild: s.GitHubRefType == "tag",
 	}
 }
 

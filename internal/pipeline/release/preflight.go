@@ -9,6 +9,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
@@ -53,7 +54,7 @@ func passwordCheck(root, key string) preflight.Check {
 		pair = sign.KeyPair{Private: key}
 		why = "it decrypts COSIGN_KEY=" + key
 	}
-	env := preflight.Env(sign.PasswordEnv, why)
+	env := preflight.Env(sign.PasswordEnv, envcfg.Current().CosignPassword, why)
 	return preflight.Check{Name: "signing key password", Run: func(ctx context.Context) error {
 		if err := env.Run(ctx); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
@@ -129,7 +130,7 @@ func preparePublishing(ctx context.Context, o Options, in inputs) (publishing, e
 	}
 	pub.signer = sign.Signer{Cosign: in.cosign, Key: in.state.CosignKey, Tlog: tlog}
 	pub.verifier, pub.trust = VerifierFromEnv(o.Root, in.cosign)
-	if os.Getenv("VERIFY_KEY") == "" && pub.verifier.Key == sign.LocalKey(o.Root).Public {
+	if envcfg.Current().VerifyKey == "" && pub.verifier.Key == sign.LocalKey(o.Root).Public {
 		return pub, errors.New("a publishing release verifies what it signed against what users will verify with, and nothing names it: " +
 			"set VERIFY_KEY to the public key of COSIGN_KEY (or VERIFY_CERT_IDENTITY and VERIFY_CERT_ISSUER for a keyless signer)")
 	}
@@ -157,8 +158,8 @@ func preparePublishing(ctx context.Context, o Options, in inputs) (publishing, e
 }
 
 func signTlog(key string) (bool, error) {
-	switch v := os.Getenv(TlogEnv); v {
-	case "", "true":
+	switch v := envcfg.Current().SignTlog; v {
+	case "true":
 		return true, nil
 	case "false":
 		if key == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/registry"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
@@ -26,10 +27,10 @@ const DBEnv = project.EnvPrefix + "TRIVY_DB"
 var TrivyDB = image.Ref{Registry: "ghcr.io", Path: "aquasecurity/trivy-db", Tag: "2"}
 
 // Defaults are the gate's settings for this checkout: the pinned Trivy (installed on first use),
-// SCAN_SEVERITY, SLIPWAY_OFFLINE, the database repository, reports in dist/scan and Trivy's
-// cache in .slipway/trivy. The caller adds the images to scan.
-func Defaults(ctx context.Context, root string) (Options, error) {
-	sev, err := ParseSeverities(os.Getenv("SCAN_SEVERITY"))
+// SCAN_SEVERITY, SLIPWAY_OFFLINE, the database repository (all three from s), reports in
+// dist/scan and Trivy's cache in .slipway/trivy. The caller adds the images to scan.
+func Defaults(ctx context.Context, root string, s settings.Settings) (Options, error) {
+	sev, err := ParseSeverities(s.ScanSeverity)
 	if err != nil {
 		return Options{}, err
 	}
@@ -37,7 +38,7 @@ func Defaults(ctx context.Context, root string) (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
-	db, err := dbRepository(ctx, root)
+	db, err := dbRepository(ctx, root, s)
 	if err != nil {
 		return Options{}, err
 	}
@@ -47,10 +48,10 @@ func Defaults(ctx context.Context, root string) (Options, error) {
 		CacheDir:     filepath.Join(project.StateDir(root), "trivy"),
 		OutDir:       filepath.Join(project.DistDir(root), "scan"),
 		Severities:   sev,
-		Offline:      project.Offline(),
+		Offline:      s.Offline,
 		DBRepository: db,
 		ConfigFiles:  ConfigFiles,
-		Govulncheck:  GovulncheckIn(root, project.Offline()),
+		Govulncheck:  GovulncheckIn(root, s.Offline),
 		Out:          os.Stdout,
 	}, nil
 }
@@ -58,12 +59,12 @@ func Defaults(ctx context.Context, root string) (Options, error) {
 // dbRepository is SLIPWAY_TRIVY_DB, else the database in the image mirror (offline: the
 // project's registry, started if need be, as for the stand-in images), else "" for Trivy's own
 // default registries.
-func dbRepository(ctx context.Context, root string) (string, error) {
-	if r := os.Getenv(DBEnv); r != "" {
-		return r, nil
+func dbRepository(ctx context.Context, root string, s settings.Settings) (string, error) {
+	if s.TrivyDB != "" {
+		return s.TrivyDB, nil
 	}
 	addr := ""
-	if project.Offline() {
+	if s.Offline {
 		reg, err := registry.Project(ctx, root)
 		if err != nil {
 			return "", err

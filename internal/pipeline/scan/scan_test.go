@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 func writeIgnore(t *testing.T, body string) string {
@@ -263,7 +264,7 @@ func TestDBRepositoryFollowsTheImageMirror(t *testing.T) {
 	} {
 		t.Setenv(DBEnv, c.db)
 		t.Setenv("SLIPWAY_IMAGE_MIRROR", c.mirror)
-		got, err := dbRepository(context.Background(), t.TempDir())
+		got, err := dbRepository(context.Background(), t.TempDir(), settings.Current())
 		if err != nil || got != c.want {
 			t.Errorf("%s=%q SLIPWAY_IMAGE_MIRROR=%q: %q, %v; want %q", DBEnv, c.db, c.mirror, got, err, c.want)
 		}

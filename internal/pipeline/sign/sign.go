@@ -22,6 +22,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // PasswordEnv is the variable cosign reads the private key's password from.
@@ -55,7 +56,7 @@ func (k KeyPair) Ensure(ctx context.Context, cosign string) (created bool, err e
 	case !errors.Is(errPriv, os.ErrNotExist):
 		return false, errPriv
 	}
-	if _, ok := os.LookupEnv(PasswordEnv); !ok {
+	if !settings.Current().CosignPassword {
 		return false, fmt.Errorf("%s is not set: cosign encrypts the new signing key %s with it; "+
 			"export %s=<password> (empty is allowed but leaves the key unprotected)", PasswordEnv, k.Private, PasswordEnv)
 	}

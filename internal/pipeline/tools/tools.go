@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Tool is one pinned tool.
@@ -117,7 +118,7 @@ func (t Tool) Version(root string) (string, error) {
 // Installed says where the tool is, without installing it: the override, or the pinned build
 // if it exists. ok is false when Path would have to build it.
 func (t Tool) Installed(root string) (path string, ok bool, err error) {
-	if p := os.Getenv(t.EnvVar()); p != "" {
+	if p := settings.Current().ToolBins[t.EnvVar()]; p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", false, fmt.Errorf("%s=%s: %w", t.EnvVar(), p, err)
 		}

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildinfo"
 	"github.com/slipway-dev/slipway/internal/pipeline/git"
+	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Stamp is what the linker writes into internal/buildinfo.
@@ -102,7 +102,7 @@ func Shape(describe string) (string, error) {
 
 // withEpoch applies SOURCE_DATE_EPOCH, the standard override for a reproducible build's date.
 func withEpoch(s Stamp) (Stamp, error) {
-	epoch := strings.TrimSpace(os.Getenv("SOURCE_DATE_EPOCH"))
+	epoch := settings.Current().SourceDateEpoch
 	if epoch == "" {
 		return s, nil
 	}
