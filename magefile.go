@@ -38,13 +38,21 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
+// root is the checkout every target works in, found once per run.
+var root string
+
 // SIGTERM (a CI cancel, `timeout`, `kill`) stops a target the way Ctrl-C does: its context is
 // cancelled and what it started is stopped, instead of the magefile dying with children left.
-// The settings are read once, before any target: a value that does not parse stops the run
-// at once, naming the variable, and a SLIPWAY_ variable nothing reads (a typo) is named.
+// The checkout and the settings are read once, before any target: a value that does not parse
+// stops the run at once, naming the variable, and a SLIPWAY_ variable nothing reads (a typo) is
+// named.
 func init() {
 	run.Interruptible()
-	if err := checkSettings(); err != nil {
+	var err error
+	if root, err = project.Root(); err == nil {
+		err = checkSettings()
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "mage: %v\n", err)
 		os.Exit(2)
 	}
@@ -171,10 +179,6 @@ func (Verify) Run(ctx context.Context) error {
 // tools and the registry's images in .slipway/ stay.
 func Clean(ctx context.Context) error {
 	defer lock.Hold(ctx, "clean")()
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	if err := registry.StopProject(project.StateDir(root), os.Stdout); err != nil {
 		return err
 	}
@@ -184,10 +188,6 @@ func Clean(ctx context.Context) error {
 
 // Version prints the version stamp the next build will link in.
 func Version(ctx context.Context) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	s, err := version.Describe(ctx, root)
 	if err != nil {
 		return err
@@ -202,10 +202,6 @@ func Version(ctx context.Context) error {
 // end-to-end tests (test/e2e), and prints coverage per package (profile: coverage.out).
 // E2E=0 leaves the end-to-end tests out; `go test ./...` is the quick loop without Docker.
 func Test(ctx context.Context) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	// The end-to-end tests drive the pinned tools: build what is missing first, one at a time
 	// with progress, rather than from parallel test packages at once.
 	e2e := settings.Current().E2E
@@ -219,10 +215,6 @@ func Test(ctx context.Context) error {
 
 // Lint runs gofmt, go vet and the pinned golangci-lint (config: .golangci.yml) on every module.
 func Lint(ctx context.Context) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	bin, err := tools.Path(ctx, root, "golangci-lint")
 	if err != nil {
 		return err
@@ -234,10 +226,6 @@ func Lint(ctx context.Context) error {
 // SLIPWAY_VULNDB=file:///path (or a directory) names a local copy of the Go vulnerability
 // database; with SLIPWAY_OFFLINE=1 and none, the check reports NOT RUN instead of failing.
 func Vuln(ctx context.Context) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	bin, err := tools.Path(ctx, root, "govulncheck")
 	if err != nil {
 		return err
@@ -257,10 +245,6 @@ func Vuln(ctx context.Context) error {
 // needs it first: each installs what it uses on first use. It is for preparing a machine ahead.
 func Setup(ctx context.Context) error {
 	defer lock.Hold(ctx, "setup")()
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	if _, err := tools.Ensure(ctx, root, os.Stdout, tools.Names()...); err != nil {
 		return err
 	}
@@ -285,10 +269,6 @@ type Registry mg.Namespace
 // Stop stops this checkout's loopback registry, never another checkout's; its images stay.
 func (Registry) Stop(ctx context.Context) error {
 	defer lock.Hold(ctx, "registry:stop")()
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	return registry.StopProject(project.StateDir(root), os.Stdout)
 }
 
@@ -299,10 +279,6 @@ type Docker mg.Namespace
 // standIns builds the offline stand-ins of refs if they are missing (SLIPWAY_OFFLINE=1 only),
 // for every target that builds an image: a fresh clone needs no separate `mage setup`.
 func standIns(ctx context.Context, refs ...image.Ref) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	return standin.Ensure(ctx, root, os.Stdout, refs...)
 }
 
@@ -339,10 +315,6 @@ func (Docker) Build(ctx context.Context) error {
 func (Docker) Source(ctx context.Context) error {
 	defer lock.Hold(ctx, "docker:source")()
 	if err := standIns(ctx, image.Go, image.Alpine); err != nil {
-		return err
-	}
-	root, err := project.Root()
-	if err != nil {
 		return err
 	}
 	l, err := image.NewLocal(ctx, root, os.Stdout)
@@ -383,10 +355,6 @@ type Release mg.Namespace
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:full")()
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	s := settings.Current()
 	skip, err := release.ParseSkip(s.Skip)
 	if err != nil {
@@ -400,10 +368,6 @@ func (Release) Full(ctx context.Context) error {
 // checks: no images, no signatures, nothing published.
 func (Release) Snapshot(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:snapshot")()
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	return release.Snapshot(ctx, release.Options{Root: root, Out: os.Stdout, Offline: settings.Current().Offline})
 }
 
@@ -411,10 +375,6 @@ func (Release) Snapshot(ctx context.Context) error {
 // build:all and that every tool the release needs is installed.
 func (Release) Check(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:check")()
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	return release.Check(ctx, root, os.Stdout)
 }
 
@@ -429,10 +389,6 @@ func (Release) Check(ctx context.Context) error {
 // HEAD and the signer or local builder, or VERIFY_SOURCE_REPOSITORY, VERIFY_SOURCE_COMMIT and
 // VERIFY_BUILDER_ID.
 func (Verify) Release(ctx context.Context) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	cosign, err := tools.Path(ctx, root, "cosign")
 	if err != nil {
 		return err
@@ -454,10 +410,6 @@ func (Verify) Release(ctx context.Context) error {
 func Scan(ctx context.Context) error {
 	defer lock.Hold(ctx, "scan")()
 	mg.CtxDeps(ctx, Docker.Build)
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	o, err := scan.Defaults(ctx, root, settings.Current())
 	if err != nil {
 		return err
@@ -473,10 +425,6 @@ func Scan(ctx context.Context) error {
 // It rewrites the module path, names, env prefix (WIDGET_), configs, manifests and workflows,
 // refuses a tree with uncommitted changes, prints what it changed and is safe to re-run.
 func Init(ctx context.Context, modulePath string, name *string) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	n := "" // default: the module path's last element
 	if name != nil {
 		n = *name
@@ -495,10 +443,6 @@ type Deploy mg.Namespace
 // DEPLOY_OVERLAY picks the overlay (default deploy/kubernetes/overlays/example);
 // DEPLOY_IMAGE=name@sha256:... overrides the image the last release recorded in dist/release.json.
 func (Deploy) Render(ctx context.Context) error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	img, err := deploy.ChooseImage(root)
 	if err != nil {
 		return err
@@ -518,10 +462,6 @@ func (Deploy) Render(ctx context.Context) error {
 // Image prints the image deploy:render deploys as name=, digest= and ref= lines.
 // That is DEPLOY_IMAGE or the last release's image; CI appends the lines to $GITHUB_OUTPUT.
 func (Deploy) Image() error {
-	root, err := project.Root()
-	if err != nil {
-		return err
-	}
 	img, err := deploy.ChooseImage(root)
 	if err != nil {
 		return err
@@ -542,10 +482,6 @@ func (Deploy) Image() error {
 func Bench(ctx context.Context) error {
 	defer lock.Hold(ctx, "bench")()
 	if err := standIns(ctx, image.Upstream...); err != nil {
-		return err
-	}
-	root, err := project.Root()
-	if err != nil {
 		return err
 	}
 	o, err := bench.OptionsFrom(root, settings.Current())
