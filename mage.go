@@ -9,7 +9,7 @@ import (
 
 	"github.com/magefile/mage/mage"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 func main() {

@@ -23,19 +23,19 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/initproject"
 	"github.com/slipway-dev/slipway/internal/pipeline/inspect"
-	"github.com/slipway-dev/slipway/internal/pipeline/lock"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/lock"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
-	"github.com/slipway-dev/slipway/internal/pipeline/standin"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
 // root is the checkout every target works in, found once per run.
@@ -84,7 +84,7 @@ var Aliases = map[string]any{
 	"verify":  Verify.Release,
 }
 
-// ---- build (internal/pipeline/{platform,version,gobuild,inspect}) ----
+// ---- build (internal/pipeline/{gobuild,inspect}, kit/{platform,version}) ----
 
 // Build compiles static, stripped, version-stamped binaries into dist/slipway_<os>_<arch>/.
 type Build mg.Namespace
@@ -260,7 +260,7 @@ func Setup(ctx context.Context) error {
 	return nil
 }
 
-// ---- registry, docker (internal/pipeline/{registry,standin,image}) ----
+// ---- registry, docker (internal/pipeline/{image,offline/registry,offline/standin}) ----
 
 // Registry is the project's loopback registry (.slipway/registry), which the first target that
 // needs it starts and later runs reuse.

@@ -1,5 +1,5 @@
 // Package envname guesses which known environment variable a misspelt one meant. Both the
-// service (internal/config) and the pipeline (internal/pipeline/settings) warn about unknown
+// service (internal/config) and the pipeline (internal/pipeline/kit/settings) warn about unknown
 // SLIPWAY_ variables; it imports the standard library only, so either side may link it.
 package envname
 

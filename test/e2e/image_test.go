@@ -26,11 +26,11 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/standin"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
 )
 
 // imageFixture is what the image tests share: the offline stand-ins in a registry of the test's

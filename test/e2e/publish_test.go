@@ -27,14 +27,14 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/release/githubtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/standin"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // TestPublish is a publishing `mage release` of an exact tag on a clean tree, signed with a

@@ -20,17 +20,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
 )
 
 // vexModule and vexAdvisory are the fixture advisory a local release's VEX document must

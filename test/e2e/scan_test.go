@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // The fixture database's one advisory: the module the test image (test/e2e/testdata/modapp)

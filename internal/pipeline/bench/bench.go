@@ -18,9 +18,9 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/inspect"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // buildAll is the body of `mage build:all` (gobuild.Project, gobuild.Build, verify:static)

@@ -9,10 +9,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 // peer runs `goreleaser build --snapshot --clean` the way the release runs goreleaser: in the

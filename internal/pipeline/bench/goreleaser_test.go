@@ -8,8 +8,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 )
 
 func TestGoreleaserConfigPointsDistAndTargetsElsewhere(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 )
 
 // images is the project's image builder, writing slipway-bench:* instead of slipway:*.

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // The bench's own docker builds (the naive image, the rebuild pair) take the module proxy as

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // process is a server the bench started as a program of its own (the service, the bare limit),

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 )
 
 // editFile is the Go file the "one-line change" appends to, in the bench's copy of the tree.

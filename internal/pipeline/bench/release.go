@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
-	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // stageLabels says which of the stages (build, archive, SBOM, sign, image, push, scan)

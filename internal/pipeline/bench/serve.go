@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 )
 
 // Load of one repetition: a fixed number of keep-alive connections and a bounded number of

@@ -29,8 +29,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // Target is what the command line of one mage target may hold.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // module is this repository's module path.
@@ -53,7 +53,7 @@ func TestPipelineLinksNoServicePackage(t *testing.T) {
 			t.Fatal(err)
 		}
 		deps := strings.Fields(out)
-		if !slices.Contains(deps, module+"/internal/pipeline/run") {
+		if !slices.Contains(deps, module+"/internal/pipeline/kit/run") {
 			t.Fatalf("go %s listed no pipeline package: the check would pass on nothing\n%s", strings.Join(args, " "), out)
 		}
 		if bad := servicePackages(deps); len(bad) > 0 {

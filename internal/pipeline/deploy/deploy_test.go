@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

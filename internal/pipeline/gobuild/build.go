@@ -13,10 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // Options says what to build.

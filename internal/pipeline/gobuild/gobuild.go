@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/buildinfo"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // GoFlags are the `go build` flags of every binary: no absolute paths and no VCS stamp

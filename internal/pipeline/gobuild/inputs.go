@@ -17,7 +17,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // InputsFile is the file, inside each dist/<platform>/ directory, that records what the binary was built from.

@@ -13,8 +13,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // PluginDir is where the Docker CLI looks for plugins: $DOCKER_CONFIG/cli-plugins, by default

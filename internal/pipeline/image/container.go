@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // ContainerPort is the port the service listens on in its images (its default --addr :8080,

@@ -8,10 +8,10 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
 // DevOptions are docker:run's settings.

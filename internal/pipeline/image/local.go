@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/preflight"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 )
 
 // The local images and container of the docker:* targets.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 func TestFormatLogLine(t *testing.T) {

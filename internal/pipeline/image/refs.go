@@ -4,7 +4,7 @@
 // Every image the pipeline builds FROM is listed below, pinned by digest. Where it is taken from
 // is a Source: upstream (the default), a mirror registry (SLIPWAY_IMAGE_MIRROR=host/prefix), or,
 // with SLIPWAY_OFFLINE=1, the project's own loopback registry filled with stand-ins by
-// internal/pipeline/standin. The Dockerfiles carry the same references as ARG defaults for a
+// internal/pipeline/offline/standin. The Dockerfiles carry the same references as ARG defaults for a
 // plain `docker build`; a test keeps the two in step.
 package image
 
@@ -17,11 +17,11 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/oci"
-	"github.com/slipway-dev/slipway/internal/pipeline/preflight"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/oci"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/preflight"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // Ref is an upstream image: a tag for people to read, a digest for the machines to trust.

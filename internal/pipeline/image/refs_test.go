@@ -10,8 +10,8 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildinfo"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 func TestUpstreamRefsArePinned(t *testing.T) {

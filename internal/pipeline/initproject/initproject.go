@@ -35,8 +35,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/git"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // Template is the identity of the template itself. These lines carry the attribution marker,
@@ -58,7 +58,7 @@ const attributionLine = "Started from Slipway (https://github.com/slipway-dev/sl
 var kept = map[string]bool{"LICENSE": true}
 
 // nameFile holds `const Name = "..."`, the template's name as the pipeline knows it.
-const nameFile = "internal/pipeline/project/project.go"
+const nameFile = "internal/pipeline/kit/project/project.go"
 
 // Identity is what init renames: the module path and the short name used for the binary,
 // the image, the Kubernetes objects and (upper-cased) the environment prefix.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 func TestNew(t *testing.T) {
@@ -81,7 +81,7 @@ func miniTemplate(t *testing.T) string {
 	write(t, root, "go.mod", "module "+tpl.Module+"\n\ngo 1.26\n")
 	write(t, root, nameFile, "package project\n\nconst Name = \""+tpl.Name+"\"\n\nconst EnvPrefix = \""+tpl.EnvPrefix()+"\"\n")
 	write(t, root, "cmd/"+tpl.Name+"/main.go", "// Command "+tpl.Name+" is "+tpl.title()+"'s service.\npackage main\n\n"+
-		"import _ \""+tpl.Module+"/internal/pipeline/project\"\n\nfunc main() {}\n")
+		"import _ \""+tpl.Module+"/internal/pipeline/kit/project\"\n\nfunc main() {}\n")
 	write(t, root, "tools/x/go.mod", "module "+tpl.Module+"/tools/x\n\ngo 1.26\n")
 	write(t, root, "deploy.yaml", "image: ghcr.io/"+owner+"/"+repo+"\nenv: "+tpl.EnvPrefix()+"ADDR\nurl: https://github.com/"+owner+"\n")
 	write(t, root, "README.md", "# "+tpl.title()+"\n")
@@ -101,7 +101,7 @@ func TestRunRenamesEverySpelling(t *testing.T) {
 	for rel, want := range map[string]string{
 		"go.mod":              "module github.com/Acme/gizmo\n",
 		nameFile:              "const Name = \"gizmo\"\n\nconst EnvPrefix = \"GIZMO_\"",
-		"cmd/gizmo/main.go":   "// Command gizmo is Gizmo's service.\npackage main\n\nimport _ \"github.com/Acme/gizmo/internal/pipeline/project\"",
+		"cmd/gizmo/main.go":   "// Command gizmo is Gizmo's service.\npackage main\n\nimport _ \"github.com/Acme/gizmo/internal/pipeline/kit/project\"",
 		"tools/x/go.mod":      "module github.com/Acme/gizmo/tools/x\n",
 		"deploy.yaml":         "image: ghcr.io/acme/gizmo\nenv: GIZMO_ADDR\nurl: https://github.com/acme\n",
 		"README.md":           "# Gizmo\n\n---\n" + attributionLine,

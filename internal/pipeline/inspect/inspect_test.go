@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 const stripped = "-s -w -buildid="

@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // Stamped returns nil when the binary at path carries the version stamp s (internal/buildinfo's

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // The pinned cosign signs a statement as is (attest-blob --statement) and verifies it against

@@ -28,8 +28,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/purl"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/purl"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
 // module is this project's module path. URIs of the project's own derive from it, and `mage init`

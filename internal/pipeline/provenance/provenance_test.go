@@ -16,8 +16,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
 const (

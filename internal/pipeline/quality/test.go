@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // E2EEnv is the setting that leaves out the Docker-backed end-to-end tests (test/e2e, build tag

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 const (

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 	"github.com/slipway-dev/slipway/internal/pipeline/vex"
 )

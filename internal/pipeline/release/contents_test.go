@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 )
 
 // validContents is a well-formed release.json: one archive, its SBOM, the checksums, the

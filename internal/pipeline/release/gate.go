@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 )
 
 // scanGate runs before anything is published: no pushed image may be built on an offline

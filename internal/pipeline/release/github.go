@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // GitHub makes a release's GitHub release through GitHub's REST API, in the order that keeps a

@@ -8,12 +8,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/git"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 

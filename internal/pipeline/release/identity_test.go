@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 

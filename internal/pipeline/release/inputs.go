@@ -11,15 +11,15 @@ import (
 
 	"golang.org/x/mod/modfile"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
-	"github.com/slipway-dev/slipway/internal/pipeline/stage"
-	"github.com/slipway-dev/slipway/internal/pipeline/standin"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
 )
 
 // inputs is everything prepare gathers before the first stage runs.

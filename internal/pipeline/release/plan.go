@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // State is what decides between publishing and a local release, read from git and the

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/mod/semver"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/oci"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 

@@ -20,13 +20,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/oci"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/oci"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/stage"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
 )
 
 // promoteFixture is a publishing release at the point where dist/ and the staged images have

@@ -12,12 +12,12 @@ import (
 
 	"golang.org/x/mod/semver"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // publish releases for real, and nothing becomes public until the exact bytes that go out have

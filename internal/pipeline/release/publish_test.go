@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 )
 
 // Promotion tags what ko tags in the staging registry: .goreleaser.yaml's kos.tags and

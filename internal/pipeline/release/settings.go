@@ -6,10 +6,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // settings are the build core's definitions the release passes to goreleaser, and the git

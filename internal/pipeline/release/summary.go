@@ -8,10 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
-	"github.com/slipway-dev/slipway/internal/pipeline/stage"
 )
 
 // Summary is what the release prints at the end, and what the user needs to check it.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )

@@ -12,10 +12,10 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/version"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // stamp is what the test builds of the service report.

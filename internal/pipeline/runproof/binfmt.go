@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 )
 
 // DefaultBinfmt is where the kernel lists its binfmt_misc handlers.

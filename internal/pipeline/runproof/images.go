@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // runEnv skips the service's drain delay (time for a load balancer to notice, 5 s by default):

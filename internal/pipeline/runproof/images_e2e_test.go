@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 )
 
 // koDockerfile lays an image out as ko does, so nothing may assume the Dockerfiles' /slipway.

@@ -9,11 +9,11 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
-	"github.com/slipway-dev/slipway/internal/pipeline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/settings"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools"
 )
 
 // DBEnv names the Trivy database repository setting, e.g.

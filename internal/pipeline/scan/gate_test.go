@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 )
 
 // acceptHigh is an ignore list accepting the HIGH advisory of testdata/trivy until expiry.

@@ -28,8 +28,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
 )
 
 // DefaultSeverity is what fails the gate unless SCAN_SEVERITY says otherwise.

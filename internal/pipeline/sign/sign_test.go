@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 )
 
 func newKey(t *testing.T, cosign, dir string) KeyPair {

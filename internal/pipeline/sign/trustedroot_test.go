@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/tools/toolstest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 )
 
 // A keyless signature verifies with nothing but a trusted-root file: no network (a proxy that

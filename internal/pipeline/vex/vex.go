@@ -29,7 +29,7 @@ import (
 
 	openvex "github.com/openvex/go-vex/pkg/vex"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/purl"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/purl"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 )
 
