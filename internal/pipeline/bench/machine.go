@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
@@ -42,7 +43,7 @@ func DescribeMachine(ctx context.Context, offline bool) Machine {
 		m.Kernel = "Linux " + strings.TrimSpace(string(data))
 	}
 	m.Go, _ = run.Output(ctx, "go", "env", "GOVERSION")
-	m.Docker, _ = run.Output(ctx, "docker", "version", "--format", "{{.Server.Version}}")
+	m.Docker, _ = (docker.CLI{}).ServerVersion(ctx)
 	if m.Docker == "" {
 		m.Docker = "not reachable"
 	}

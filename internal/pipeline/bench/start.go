@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // noopDockerfile is the no-op image: ./noop, a static program that exits at once, FROM scratch
@@ -80,7 +80,7 @@ func startOnce(ctx context.Context, ref string, rep int, ready bool) (map[string
 	o := image.RunOptions{Image: ref, Name: fmt.Sprintf("%s-start-%d-%d", imageRepo, rep+1, time.Now().UnixNano()%1e6), Port: port}
 	defer func() { _ = image.Remove(context.WithoutCancel(ctx), o.Name) }()
 	t0 := time.Now()
-	if err := run.Run(ctx, "docker", o.Args()...); err != nil {
+	if err := (docker.CLI{}).Run(ctx, o.Args()); err != nil {
 		return nil, err
 	}
 	if ready {

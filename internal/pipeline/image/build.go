@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
@@ -70,7 +70,7 @@ func InstallBuildx(bin string) (path string, changed bool, err error) {
 
 // CheckBuildx fails with ErrNoBuildx unless `docker buildx` works.
 func CheckBuildx(ctx context.Context) error {
-	if _, err := run.Output(ctx, "docker", "buildx", "version"); err != nil {
+	if _, err := (docker.CLI{}).BuildxVersion(ctx); err != nil {
 		return fmt.Errorf("%w\n(%w)", ErrNoBuildx, err)
 	}
 	return nil
@@ -135,7 +135,7 @@ func Build(ctx context.Context, o BuildOptions) (string, error) {
 	iid.Close()
 	defer os.Remove(iid.Name())
 	args, env := o.Command(iid.Name())
-	if err := (run.Cmd{Env: env, Stdout: o.Progress, Stderr: o.Progress}).Run(ctx, "docker", args...); err != nil {
+	if err := (docker.CLI{}).Build(ctx, env, o.Progress, args); err != nil {
 		return "", fmt.Errorf("docker build of %s failed: %w", o.Dockerfile, err)
 	}
 	id, err := os.ReadFile(iid.Name())

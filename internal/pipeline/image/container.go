@@ -2,14 +2,13 @@ package image
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 )
 
 // ContainerPort is the port the service listens on in its images (its default --addr :8080,
@@ -59,7 +58,7 @@ func (o RunOptions) Args() []string {
 
 // Start runs o.Image detached, hardened, with the port published on loopback.
 func Start(ctx context.Context, o RunOptions) (*Container, error) {
-	if err := run.Run(ctx, "docker", o.Args()...); err != nil {
+	if err := (docker.CLI{}).Run(ctx, o.Args()); err != nil {
 		if strings.Contains(err.Error(), "is already in use") {
 			return nil, fmt.Errorf("a container named %s exists already (a detached run?): stop it with `mage docker:stop`", o.Name)
 		}
@@ -77,7 +76,7 @@ func Start(ctx context.Context, o RunOptions) (*Container, error) {
 // resolveURL asks Docker for the published port. It has none once the container exited (a
 // service that fails at once): the URL stays empty and WaitReady reports the exit.
 func (c *Container) resolveURL(ctx context.Context) {
-	if hostPort, err := run.Output(ctx, "docker", "port", c.Name, strconv.Itoa(ContainerPort)+"/tcp"); err == nil && hostPort != "" {
+	if hostPort, err := (docker.CLI{}).Port(ctx, c.Name, strconv.Itoa(ContainerPort)+"/tcp"); err == nil && hostPort != "" {
 		c.URL = "http://" + strings.Fields(hostPort)[0] // "127.0.0.1:49153": one line, one binding
 	}
 }
@@ -138,41 +137,31 @@ func (c *Container) WaitReady(ctx context.Context, timeout time.Duration) error 
 
 // running reports whether the container runs, and its status and exit code for messages.
 func (c *Container) running(ctx context.Context) (bool, string) {
-	state, _ := run.Output(ctx, "docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", c.Name)
+	state, _ := (docker.CLI{}).Inspect(ctx, c.Name, "{{.State.Status}} {{.State.ExitCode}}")
 	return strings.HasPrefix(state, "running"), state
 }
 
 // LogTail is the container's last n log lines, made readable.
 func (c *Container) LogTail(ctx context.Context, n int) string {
 	var b strings.Builder
-	_ = run.Cmd{Stdout: NewLogWriter(&b), Stderr: NewLogWriter(&b)}.Run(ctx, "docker", "logs", "--tail", strconv.Itoa(n), c.Name)
+	_ = (docker.CLI{}).Logs(ctx, c.Name, n, NewLogWriter(&b), NewLogWriter(&b))
 	return b.String()
 }
 
 // Stop stops the container gracefully: SIGTERM, then SIGKILL after grace. It returns the exit code.
 func Stop(ctx context.Context, name string, grace time.Duration) (int, error) {
-	if err := run.Run(ctx, "docker", "stop", "--time", strconv.Itoa(int(grace.Seconds())), name); err != nil {
+	if err := (docker.CLI{}).Stop(ctx, name, grace); err != nil {
 		return -1, err
 	}
-	code, err := run.Output(ctx, "docker", "inspect", "--format", "{{.State.ExitCode}}", name)
-	if err != nil {
-		return -1, err
-	}
-	return strconv.Atoi(code)
+	return (docker.CLI{}).ExitCode(ctx, name)
 }
 
 // Remove removes the container, running or not; a container that is not there is no error.
 func Remove(ctx context.Context, name string) error {
-	err := run.Run(ctx, "docker", "rm", "--force", name)
-	var re *run.Error
-	if errors.As(err, &re) && strings.Contains(re.Output, "No such container") {
-		return nil
-	}
-	return err
+	return (docker.CLI{}).Remove(ctx, name)
 }
 
 // Exists reports whether a container of that name exists (running or not).
 func Exists(ctx context.Context, name string) bool {
-	_, err := run.Output(ctx, "docker", "container", "inspect", name)
-	return err == nil
+	return (docker.CLI{}).Exists(ctx, name)
 }

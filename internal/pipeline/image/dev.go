@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
@@ -52,8 +52,7 @@ func RunDev(ctx context.Context, o DevOptions) error {
 	cleanup := context.WithoutCancel(ctx)
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
-	// Streamed for as long as the container runs; run.Cmd would also keep every line in memory.
-	logs := run.Group(exec.CommandContext(logCtx, "docker", "logs", "--follow", c.Name))
+	logs := run.Group((docker.CLI{}).FollowLogs(logCtx, c.Name))
 	logs.Stdout, logs.Stderr = NewLogWriter(o.Out), NewLogWriter(o.Out)
 	if err := logs.Start(); err != nil {
 		_ = Remove(cleanup, c.Name)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 )
 
 // Info is what `docker image inspect` and `docker history` say about a local image.
@@ -38,14 +38,14 @@ type Layer struct {
 // Inspect reads a local image.
 func Inspect(ctx context.Context, ref string) (Info, error) {
 	var info Info
-	out, err := run.Output(ctx, "docker", "image", "inspect", "--format", "{{json .}}", ref)
+	out, err := (docker.CLI{}).ImageInspect(ctx, ref, "{{json .}}")
 	if err != nil {
 		return info, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		return info, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
-	hist, err := run.Output(ctx, "docker", "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", ref)
+	hist, err := (docker.CLI{}).History(ctx, ref, "{{.Size}}\t{{.CreatedBy}}")
 	if err != nil {
 		return info, fmt.Errorf("reading the history of %s: %w", ref, err)
 	}

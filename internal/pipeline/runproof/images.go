@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
@@ -42,7 +43,7 @@ func (c Checker) Images(ctx context.Context, refs []string, wantVersion string) 
 	}
 	var results []Result
 	var errs []error
-	if err := run.Run(ctx, "docker", "version", "--format", "{{.Server.Version}}"); err != nil {
+	if _, err := (docker.CLI{}).ServerVersion(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -80,7 +81,7 @@ func (c Checker) Images(ctx context.Context, refs []string, wantVersion string) 
 func (c Checker) platformImages(ctx context.Context, ref string) ([]platformImage, error) {
 	name, _, pinned := strings.Cut(ref, "@")
 	if !pinned {
-		out, err := run.Output(ctx, "docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}", ref)
+		out, err := (docker.CLI{}).ImageInspect(ctx, ref, "{{.Os}}/{{.Architecture}}/{{.Variant}}")
 		if err != nil {
 			return nil, fmt.Errorf("image %s is neither pinned by digest (name@sha256:...) nor a local image: %w", ref, err)
 		}
@@ -159,12 +160,12 @@ func (c Checker) image(ctx context.Context, im platformImage, wantVersion string
 	}
 	// Interrupted or not, what this run made goes away.
 	cleanup := context.WithoutCancel(ctx)
-	if im.pull && run.Run(ctx, "docker", "image", "inspect", im.ref) != nil {
-		if err := run.Run(ctx, "docker", "pull", "--quiet", "--platform", im.platform.String(), im.ref); err != nil {
+	if im.pull && !(docker.CLI{}).HasImage(ctx, im.ref) {
+		if err := (docker.CLI{}).Pull(ctx, im.ref, im.platform.String()); err != nil {
 			r.Err = err
 			return r
 		}
-		defer func() { _ = run.Run(cleanup, "docker", "image", "rm", im.ref) }()
+		defer func() { _ = (docker.CLI{}).RemoveImage(cleanup, im.ref) }()
 	}
 	info, err := image.Inspect(ctx, im.ref)
 	if err != nil {
@@ -197,14 +198,14 @@ func (c Checker) image(ctx context.Context, im platformImage, wantVersion string
 		return r
 	}
 	r.Time = time.Since(start)
-	if r.Output, err = run.Output(ctx, "docker", "exec", name, entry[0], "version"); err != nil {
+	if r.Output, err = (docker.CLI{}).Exec(ctx, name, entry[0], "version"); err != nil {
 		r.Err = err
 		return r
 	}
 	if r.Err = checkVersion(r.Output, im.platform, wantVersion); r.Err != nil {
 		return r
 	}
-	if err := run.Run(ctx, "docker", "exec", name, entry[0], "healthcheck"); err != nil {
+	if _, err := (docker.CLI{}).Exec(ctx, name, entry[0], "healthcheck"); err != nil {
 		r.Err = fmt.Errorf("healthcheck inside it failed: %w", err)
 		return r
 	}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
@@ -149,7 +150,7 @@ func Docker() Check {
 	return Check{Name: "docker engine", Run: func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if _, err := run.Output(ctx, "docker", "version", "--format", "{{.Server.Version}}"); err != nil {
+		if _, err := (docker.CLI{}).ServerVersion(ctx); err != nil {
 			return fmt.Errorf("the Docker engine does not answer (%s): start it (Docker Desktop, or `systemctl start docker`), "+
 				"or, if it runs, join the docker group (`sudo usermod -aG docker $USER`, then log in again)", run.Brief(err))
 		}
