@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 )
 
@@ -126,99 +127,157 @@ var ErrFailed = errors.New("scan gate failed")
 // Run runs the gate: every target, the reports, the terminal tables and the verdict line. The
 // error wraps ErrFailed when the gate ran and failed, and is anything else when it could not run.
 func Run(ctx context.Context, o Options) (Verdict, error) {
-	v := Verdict{Severities: o.Severities, Reports: o.OutDir}
+	g := newGate(o)
 	if o.Trivy == "" || o.Root == "" || o.OutDir == "" || o.CacheDir == "" || len(o.Severities) == 0 {
-		return v, errors.New("scan: Options need Root, Trivy, OutDir, CacheDir and Severities (use scan.Defaults)")
-	}
-	out := o.Out
-	if out == nil {
-		out = io.Discard
-	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
+		return g.v, errors.New("scan: Options need Root, Trivy, OutDir, CacheDir and Severities (use scan.Defaults)")
 	}
 
-	// Reports are written next to OutDir and moved in at the end: a run that stops half-way
-	// leaves no report directory, neither a partial one nor the last run's.
-	stage := o.OutDir + ".partial"
-	for _, d := range []string{stage, o.OutDir} {
+	// Reports are written next to OutDir and moved in at the end (the verdict stage): a run that
+	// stops half-way leaves no report directory, neither a partial one nor the last run's.
+	for _, d := range []string{g.partial, o.OutDir} {
 		if err := os.RemoveAll(d); err != nil {
-			return v, err
+			return g.v, err
 		}
 	}
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		return v, err
+	if err := os.MkdirAll(g.partial, 0o755); err != nil {
+		return g.v, err
 	}
-	defer os.RemoveAll(stage)
+	defer os.RemoveAll(g.partial)
 
-	ignores, problems, err := CheckIgnoreList(filepath.Join(o.Root, IgnoreFile), now())
+	// The inner stages' progress goes nowhere: a release runs the gate as its one stage "scan",
+	// and its output (which the end-to-end tests read) is the tables and the verdict line.
+	_, err := stage.Run(ctx, stage.New(o.Root, io.Discard, o.Offline), g.stages())
+	return g.v, err
+}
+
+// gate is one run of the gate: its stages fill v in turn.
+type gate struct {
+	o       Options
+	t       trivy
+	out     io.Writer
+	now     func() time.Time
+	partial string // the report directory until the verdict stage moves it to OutDir
+	ignores []IgnoreEntry
+	specs   []target // the Trivy runs, set by the database stage: their flags depend on it
+	v       Verdict
+}
+
+func newGate(o Options) *gate {
+	g := &gate{o: o, t: trivy{bin: o.Trivy, cache: o.CacheDir, root: o.Root}, out: o.Out, now: o.Now,
+		partial: o.OutDir + ".partial", v: Verdict{Severities: o.Severities, Reports: o.OutDir}}
+	if g.out == nil {
+		g.out = io.Discard
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	return g
+}
+
+// stages is the gate in order: the ignore list, the database, one stage per Trivy target,
+// govulncheck, and the verdict.
+func (g *gate) stages() []stage.Stage {
+	list := []stage.Stage{
+		{Name: "ignore list", Run: g.checkIgnoreList},
+		{Name: "vulnerability database", Run: g.prepareDB},
+	}
+	// Whether the database is there changes the targets' flags, never their names or number.
+	for i, spec := range g.t.targets(g.o, false) {
+		list = append(list, stage.Stage{Name: spec.name, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
+			return "", g.scanTarget(ctx, g.specs[i])
+		}})
+	}
+	return append(list,
+		stage.Stage{Name: "govulncheck", Skip: g.withoutGovulncheck, Run: g.govulncheck},
+		stage.Stage{Name: "verdict", Run: g.verdict})
+}
+
+func (g *gate) checkIgnoreList(context.Context, *stage.Context) (string, error) {
+	ignores, problems, err := CheckIgnoreList(filepath.Join(g.o.Root, IgnoreFile), g.now())
+	g.ignores, g.v.Problems = ignores, problems
+	return "", err
+}
+
+func (g *gate) prepareDB(ctx context.Context, _ *stage.Context) (string, error) {
+	var err error
+	g.v.TrivyVuln, err = g.t.prepareDB(ctx, g.o.DBRepository, g.o.Offline)
+	g.specs = g.t.targets(g.o, g.v.TrivyVuln.Ran)
+	return "", err
+}
+
+// scanTarget is one Trivy run: its reports, its table, and for the config scan the coverage check.
+func (g *gate) scanTarget(ctx context.Context, spec target) error {
+	tg, configs, err := g.t.scan(ctx, spec, g.partial, g.o.Severities)
 	if err != nil {
-		return v, err
+		return err
 	}
-	v.Problems = problems
+	if spec.name == "config" {
+		g.v.Problems = append(g.v.Problems, coverage(g.o.Root, g.o.ConfigFiles, configs)...)
+	}
+	notRun := ""
+	if spec.vuln && !g.v.TrivyVuln.Ran {
+		notRun = "vulnerability scan " + g.v.TrivyVuln.Summary
+	}
+	// One category per image platform: a release scans each platform's image of one
+	// repository, and code scanning keeps one analysis per category.
+	category := spec.category
+	if tg.Platform != "" {
+		category += "-" + strings.ReplaceAll(tg.Platform, "/", "-")
+	}
+	if err := finishSARIF(filepath.Join(g.partial, spec.file+".sarif"), category, notRun); err != nil {
+		return err
+	}
+	g.v.Targets = append(g.v.Targets, tg)
+	writeTable(g.out, tg, g.v.TrivyVuln)
+	return nil
+}
 
-	t := trivy{bin: o.Trivy, cache: o.CacheDir, root: o.Root}
-	v.TrivyVuln, err = t.prepareDB(ctx, o.DBRepository, o.Offline)
+// notPartOfRun is why govulncheck is left out, as the verdict line shows it.
+const notPartOfRun = "not part of this run"
+
+// withoutGovulncheck skips govulncheck when the caller gave none, and records why in the verdict.
+func (g *gate) withoutGovulncheck(*stage.Context) (string, bool) {
+	if g.o.Govulncheck != nil {
+		return "", false
+	}
+	g.v.Govulncheck = Status{Summary: notPartOfRun}
+	return notPartOfRun, true
+}
+
+func (g *gate) govulncheck(ctx context.Context, _ *stage.Context) (string, error) {
+	fmt.Fprintln(g.out)
+	var err error
+	g.v.Govulncheck, err = g.o.Govulncheck(ctx, g.out)
 	if err != nil {
-		return v, err
+		return "", fmt.Errorf("govulncheck: %w", err)
 	}
+	return "", nil
+}
 
-	for _, spec := range t.targets(o, v.TrivyVuln.Ran) {
-		tg, configs, err := t.scan(ctx, spec, stage, o.Severities)
-		if err != nil {
-			return v, err
-		}
-		if spec.name == "config" {
-			v.Problems = append(v.Problems, coverage(o.Root, o.ConfigFiles, configs)...)
-		}
-		notRun := ""
-		if spec.vuln && !v.TrivyVuln.Ran {
-			notRun = "vulnerability scan " + v.TrivyVuln.Summary
-		}
-		// One category per image platform: a release scans each platform's image of one
-		// repository, and code scanning keeps one analysis per category.
-		category := spec.category
-		if tg.Platform != "" {
-			category += "-" + strings.ReplaceAll(tg.Platform, "/", "-")
-		}
-		if err := finishSARIF(filepath.Join(stage, spec.file+".sarif"), category, notRun); err != nil {
-			return v, err
-		}
-		v.Targets = append(v.Targets, tg)
-		writeTable(out, tg, v.TrivyVuln)
-	}
-
-	if o.Govulncheck != nil {
-		fmt.Fprintln(out)
-		v.Govulncheck, err = o.Govulncheck(ctx, out)
-		if err != nil {
-			return v, fmt.Errorf("govulncheck: %w", err)
-		}
-	} else {
-		v.Govulncheck = Status{Summary: "not part of this run"}
-	}
-
+// verdict decides, prints the problems and the verdict line, writes the verdict next to the
+// reports and moves the report directory into place.
+func (g *gate) verdict(context.Context, *stage.Context) (string, error) {
+	v := &g.v
 	v.Pass = v.passes()
 	for _, p := range v.Problems {
-		fmt.Fprintln(out, "  ✗", p)
+		fmt.Fprintln(g.out, "  ✗", p)
 	}
-	if len(ignores) > 0 {
-		fmt.Fprintf(out, "  %s: %d accepted entr%s\n", IgnoreFile, len(ignores), plural(len(ignores), "y", "ies"))
+	if len(g.ignores) > 0 {
+		fmt.Fprintf(g.out, "  %s: %d accepted entr%s\n", IgnoreFile, len(g.ignores), plural(len(g.ignores), "y", "ies"))
 	}
 	line := v.Line()
-	fmt.Fprintln(out, line)
+	fmt.Fprintln(g.out, line)
 
-	if err := writeVerdict(stage, v, line); err != nil {
-		return v, err
+	if err := writeVerdict(g.partial, *v, line); err != nil {
+		return "", err
 	}
-	if err := os.Rename(stage, o.OutDir); err != nil {
-		return v, err
+	if err := os.Rename(g.partial, g.o.OutDir); err != nil {
+		return "", err
 	}
 	if !v.Pass {
-		return v, fmt.Errorf("%w: %s%s", ErrFailed, line, v.causes())
+		return "", fmt.Errorf("%w: %s%s", ErrFailed, line, v.causes())
 	}
-	return v, nil
+	return "", nil
 }
 
 // passes is the gate's decision: no ignore-list or coverage problem, no finding at the gate's

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -268,5 +269,46 @@ func TestDBRepositoryFollowsTheImageMirror(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%s=%q SLIPWAY_IMAGE_MIRROR=%q: %q, %v; want %q", DBEnv, c.db, c.mirror, got, err, c.want)
 		}
+	}
+}
+
+func TestGateStages(t *testing.T) {
+	root := t.TempDir()
+	o := Options{Root: root, OutDir: filepath.Join(root, "dist", "scan"), Images: []string{"slipway:dev", "127.0.0.1:5000/slipway@sha256:ab"}}
+	names := func(o Options) (names []string, skipped map[string]string) {
+		skipped = map[string]string{}
+		for _, s := range newGate(o).stages() {
+			names = append(names, s.Name)
+			if s.Skip != nil {
+				if why, skip := s.Skip(nil); skip {
+					skipped[s.Name] = why
+				}
+			}
+		}
+		return names, skipped
+	}
+	want := []string{"ignore list", "vulnerability database", "source", "config",
+		"image slipway:dev", "image 127.0.0.1:5000/slipway@sha256:ab", "govulncheck", "verdict"}
+
+	got, skipped := names(o)
+	if !slices.Equal(got, want) {
+		t.Errorf("stages without govulncheck:\n got %q\nwant %q", got, want)
+	}
+	if skipped["govulncheck"] != notPartOfRun || len(skipped) != 1 {
+		t.Errorf("skipped = %q, want only govulncheck (%s)", skipped, notPartOfRun)
+	}
+
+	o.Govulncheck = func(context.Context, io.Writer) (Status, error) { return Status{}, nil }
+	got, skipped = names(o)
+	if !slices.Equal(got, want) {
+		t.Errorf("stages with govulncheck:\n got %q\nwant %q", got, want)
+	}
+	if len(skipped) != 0 {
+		t.Errorf("skipped = %q, want none", skipped)
+	}
+
+	o.Images = nil
+	if got, _ := names(o); !slices.Equal(got, slices.Concat(want[:4], want[6:])) {
+		t.Errorf("stages without images: %q", got)
 	}
 }
