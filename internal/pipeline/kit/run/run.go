@@ -16,8 +16,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Cmd describes one command. Zero values mean: current directory, inherited environment,
@@ -39,8 +41,15 @@ func (c Cmd) Output(ctx context.Context, name string, args ...string) (string, e
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = c.Stdin
-	cmd.Stdout = tee(&stdout, c.Stdout)
-	cmd.Stderr = tee(&stderr, c.Stderr)
+	out, errOut := c.Stdout, c.Stderr
+	if sameWriter(out, errOut) {
+		// One writer for both streams: os/exec copies each stream in its own goroutine, and
+		// through tee they are two writers to it, so it must take one write at a time.
+		out = &lockedWriter{w: out}
+		errOut = out
+	}
+	cmd.Stdout = tee(&stdout, out)
+	cmd.Stderr = tee(&stderr, errOut)
 	if err := Group(cmd).Run(); err != nil {
 		return strings.TrimSpace(stdout.String()), &Error{
 			Command: Quote(name, args...),
@@ -116,6 +125,24 @@ func Quote(name string, args ...string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// sameWriter reports whether a and b are one writer (a writer of a type that cannot be compared
+// is not taken for the other).
+func sameWriter(a, b io.Writer) bool {
+	return a != nil && b != nil && reflect.TypeOf(a).Comparable() && a == b
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func tee(buf *bytes.Buffer, w io.Writer) io.Writer {

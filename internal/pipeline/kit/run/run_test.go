@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,5 +86,22 @@ func TestFailureRedactsURLCredentials(t *testing.T) {
 	}
 	if got := Redact("GOPROXY=https://proxy.golang.org,direct"); got != "GOPROXY=https://proxy.golang.org,direct" {
 		t.Errorf("a URL without credentials changed: %s", got)
+	}
+}
+
+// One writer for both streams takes their writes one at a time (go test -race shows a race
+// otherwise), and keeps every line of both.
+func TestOneWriterForBothStreams(t *testing.T) {
+	var b bytes.Buffer
+	script := "for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done"
+	if err := (Cmd{Stdout: &b, Stderr: &b}).Run(context.Background(), "sh", "-c", script); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 10; i++ {
+		for _, s := range []string{"out", "err"} {
+			if line := fmt.Sprintf("%s%d\n", s, i); !strings.Contains(b.String(), line) {
+				t.Errorf("%q is missing from %q", line, b.String())
+			}
+		}
 	}
 }
