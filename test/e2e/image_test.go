@@ -26,6 +26,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
@@ -156,7 +157,7 @@ func TestImages(t *testing.T) {
 
 	t.Run("a container that is not ready fails with its logs", func(t *testing.T) {
 		name := "slipway-e2e-" + randomHex(t)
-		t.Cleanup(func() { _ = image.Remove(context.Background(), name) })
+		t.Cleanup(func() { _ = (docker.CLI{}).Remove(context.Background(), name) })
 		c, err := image.Start(ctx, image.RunOptions{Image: f.local.Repo + ":dev", Name: name, Env: []string{"SLIPWAY_ADDR=no-port"}})
 		if err != nil {
 			t.Fatal(err)
@@ -223,7 +224,7 @@ func checkRunning(t *testing.T, ref, entrypoint string, inside func(container st
 	t.Helper()
 	ctx := context.Background()
 	name := "slipway-e2e-" + randomHex(t)
-	t.Cleanup(func() { _ = image.Remove(context.Background(), name) })
+	t.Cleanup(func() { _ = (docker.CLI{}).Remove(context.Background(), name) })
 	const drain = time.Second
 	c, err := image.Start(ctx, image.RunOptions{Image: ref, Name: name, Env: []string{"SLIPWAY_DRAIN_DELAY=" + drain.String()}})
 	if err != nil {
@@ -284,7 +285,7 @@ func checkRunning(t *testing.T, ref, entrypoint string, inside func(container st
 // dockerRunEndToEnd drives `mage docker:run` as a person would: start, ready, request, Ctrl-C.
 func dockerRunEndToEnd(t *testing.T, f *imageFixture) {
 	ctx := context.Background()
-	if image.Exists(ctx, image.DevContainer) {
+	if (docker.CLI{}).Exists(ctx, image.DevContainer) {
 		t.Fatalf("a %s container exists already: `mage docker:stop` it before running the tests", image.DevContainer)
 	}
 	clone := freshClone(t)
@@ -300,7 +301,7 @@ func dockerRunEndToEnd(t *testing.T, f *imageFixture) {
 		before[ref] = imageID(ref)
 	}
 	t.Cleanup(func() {
-		_ = image.Remove(context.Background(), image.DevContainer)
+		_ = (docker.CLI{}).Remove(context.Background(), image.DevContainer)
 		for _, ref := range tags {
 			made := imageID(ref)
 			if before[ref] != "" {
@@ -385,7 +386,7 @@ func dockerRunEndToEnd(t *testing.T, f *imageFixture) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("docker:run after Ctrl-C: %v\n%s", err, all.String())
 	}
-	if image.Exists(ctx, image.DevContainer) {
+	if (docker.CLI{}).Exists(ctx, image.DevContainer) {
 		t.Errorf("container %s is still there after Ctrl-C", image.DevContainer)
 	}
 }

@@ -78,7 +78,7 @@ func startOnce(ctx context.Context, ref string, rep int, ready bool) (map[string
 		return nil, err
 	}
 	o := image.RunOptions{Image: ref, Name: fmt.Sprintf("%s-start-%d-%d", imageRepo, rep+1, time.Now().UnixNano()%1e6), Port: port}
-	defer func() { _ = image.Remove(context.WithoutCancel(ctx), o.Name) }()
+	defer func() { _ = (docker.CLI{}).Remove(context.WithoutCancel(ctx), o.Name) }()
 	t0 := time.Now()
 	if err := (docker.CLI{}).Run(ctx, o.Args()); err != nil {
 		return nil, err

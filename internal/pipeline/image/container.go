@@ -63,7 +63,7 @@ func Start(ctx context.Context, o RunOptions) (*Container, error) {
 			return nil, fmt.Errorf("a container named %s exists already (a detached run?): stop it with `mage docker:stop`", o.Name)
 		}
 		if strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "port is already allocated") {
-			_ = Remove(context.WithoutCancel(ctx), o.Name)
+			_ = (docker.CLI{}).Remove(context.WithoutCancel(ctx), o.Name)
 			return nil, fmt.Errorf("port %d on 127.0.0.1 is taken: choose another with PORT=<port>", o.Port)
 		}
 		return nil, err
@@ -154,14 +154,4 @@ func Stop(ctx context.Context, name string, grace time.Duration) (int, error) {
 		return -1, err
 	}
 	return (docker.CLI{}).ExitCode(ctx, name)
-}
-
-// Remove removes the container, running or not; a container that is not there is no error.
-func Remove(ctx context.Context, name string) error {
-	return (docker.CLI{}).Remove(ctx, name)
-}
-
-// Exists reports whether a container of that name exists (running or not).
-func Exists(ctx context.Context, name string) bool {
-	return (docker.CLI{}).Exists(ctx, name)
 }

@@ -55,14 +55,14 @@ func RunDev(ctx context.Context, o DevOptions) error {
 	logs := run.Group((docker.CLI{}).FollowLogs(logCtx, c.Name))
 	logs.Stdout, logs.Stderr = NewLogWriter(o.Out), NewLogWriter(o.Out)
 	if err := logs.Start(); err != nil {
-		_ = Remove(cleanup, c.Name)
+		_ = (docker.CLI{}).Remove(cleanup, c.Name)
 		return err
 	}
 	exited := make(chan struct{})
 	go func() { _ = logs.Wait(); close(exited) }()
 
 	if err := c.WaitReady(ctx, 30*time.Second); err != nil {
-		_ = Remove(cleanup, c.Name)
+		_ = (docker.CLI{}).Remove(cleanup, c.Name)
 		if errors.Is(err, context.Canceled) {
 			return nil
 		}
@@ -81,14 +81,14 @@ func RunDev(ctx context.Context, o DevOptions) error {
 		// `docker logs` a moment before mage cancels ctx.
 		if running, state := c.running(cleanup); !running {
 			tail := c.LogTail(cleanup, 20)
-			_ = Remove(cleanup, c.Name)
+			_ = (docker.CLI{}).Remove(cleanup, c.Name)
 			return fmt.Errorf("container %s exited on its own (%s); its last log lines:\n%s", c.Name, state, tail)
 		}
 		<-ctx.Done()
 	}
 	fmt.Fprintf(o.Out, "\nstopping %s ...\n", c.Name)
 	code, err := Stop(cleanup, c.Name, devStopGrace)
-	if rmErr := Remove(cleanup, c.Name); err == nil {
+	if rmErr := (docker.CLI{}).Remove(cleanup, c.Name); err == nil {
 		err = rmErr
 	}
 	if err != nil {
@@ -100,7 +100,7 @@ func RunDev(ctx context.Context, o DevOptions) error {
 
 // StopDev stops and removes a detached DevContainer, gracefully.
 func StopDev(ctx context.Context, out io.Writer) error {
-	if !Exists(ctx, DevContainer) {
+	if !(docker.CLI{}).Exists(ctx, DevContainer) {
 		fmt.Fprintf(out, "no %s container: nothing to stop\n", DevContainer)
 		return nil
 	}
@@ -108,7 +108,7 @@ func StopDev(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := Remove(ctx, DevContainer); err != nil {
+	if err := (docker.CLI{}).Remove(ctx, DevContainer); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%s stopped (exit code %d) and removed\n", DevContainer, code)

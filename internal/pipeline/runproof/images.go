@@ -185,7 +185,7 @@ func (c Checker) image(ctx context.Context, im platformImage, wantVersion string
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	name := project.Name + "-runproof-" + hex.EncodeToString(suffix)
-	defer func() { _ = image.Remove(cleanup, name) }()
+	defer func() { _ = (docker.CLI{}).Remove(cleanup, name) }()
 
 	start := time.Now()
 	cont, err := image.Start(ctx, image.RunOptions{Image: im.ref, Name: name, Env: runEnv, Platform: im.platform.String()})
