@@ -13,12 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 
 	"github.com/magefile/mage/mg"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/bench"
 	"github.com/slipway-dev/slipway/internal/pipeline/deploy"
+	"github.com/slipway-dev/slipway/internal/pipeline/devimage"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/initproject"
@@ -28,6 +28,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
@@ -38,8 +39,14 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 )
 
-// root is the checkout every target works in, found once per run.
-var root string
+// root is the checkout every target works in, found once per run; cfg its settings, read once.
+var (
+	root string
+	cfg  settings.Settings
+)
+
+// newRun is the context of one run of a target's stages: the checkout, the settings, stdout.
+func newRun() *stage.Context { return stage.New(root, os.Stdout, cfg) }
 
 // SIGTERM (a CI cancel, `timeout`, `kill`) stops a target the way Ctrl-C does: its context is
 // cancelled and what it started is stopped, instead of the magefile dying with children left.
@@ -64,12 +71,13 @@ func init() {
 // checkSettings loads the settings, and parses up front the lists that only their own packages
 // can read, so that a typo in one fails every target before it starts, not the one that uses it.
 func checkSettings() error {
-	s, err := settings.Init()
-	_, skip := release.ParseSkip(s.Skip)
-	_, severity := scan.ParseSeverities(s.ScanSeverity)
-	_, platforms := platform.ParseList(s.Platforms)
-	_, cases := bench.ParseCases(s.Bench)
-	_, reps := bench.ParseReps(s.BenchReps)
+	var err error
+	cfg, err = settings.Init()
+	_, skip := release.ParseSkip(cfg.Skip)
+	_, severity := scan.ParseSeverities(cfg.ScanSeverity)
+	_, platforms := platform.ParseList(cfg.Platforms)
+	_, cases := bench.ParseCases(cfg.Bench)
+	_, reps := bench.ParseReps(cfg.BenchReps)
 	if platforms != nil {
 		platforms = fmt.Errorf("%s: %w", platform.EnvVar, platforms)
 	}
@@ -96,7 +104,7 @@ var Default = Build.Host
 // compiled when no input (Go files, embedded files, go.mod/go.sum, version, flags) changed.
 func (Build) Host(ctx context.Context) error {
 	defer lock.Hold(ctx, "build:host")()
-	o, err := gobuild.Project(ctx, []platform.Platform{platform.Host()})
+	o, err := gobuild.For(ctx, newRun(), []platform.Platform{platform.Host()})
 	if err != nil {
 		return err
 	}
@@ -108,7 +116,7 @@ func (Build) Host(ctx context.Context) error {
 // narrows the matrix (default: linux amd64/arm64/arm/v7, darwin amd64/arm64, windows amd64/arm64).
 func (Build) All(ctx context.Context) error {
 	defer lock.Hold(ctx, "build:all")()
-	o, err := gobuild.Project(ctx, nil)
+	o, err := gobuild.For(ctx, newRun(), nil)
 	if err != nil {
 		return err
 	}
@@ -125,7 +133,7 @@ type Verify mg.Namespace
 // libraries, stripped, built with CGO_ENABLED=0 and -trimpath, stamped with this checkout's
 // version, commit and date (`mage version`).
 func (Verify) Static(ctx context.Context) error {
-	o, err := gobuild.Project(ctx, nil)
+	o, err := gobuild.For(ctx, newRun(), nil)
 	if err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func (Verify) Static(ctx context.Context) error {
 // from nothing.
 func (Verify) Repro(ctx context.Context) error {
 	defer lock.Hold(ctx, "verify:repro")()
-	o, err := gobuild.Project(ctx, nil)
+	o, err := gobuild.For(ctx, newRun(), nil)
 	if err != nil {
 		return err
 	}
@@ -155,7 +163,7 @@ func (Verify) Repro(ctx context.Context) error {
 // or the last release's) runs hardened as docker:run runs it: it must answer /readyz and
 // healthcheck and exit 0 on SIGTERM. What this machine cannot emulate is NOT RUN, with the fix.
 func (Verify) Run(ctx context.Context) error {
-	o, err := gobuild.Project(ctx, nil)
+	o, err := gobuild.For(ctx, newRun(), nil)
 	if err != nil {
 		return err
 	}
@@ -165,7 +173,7 @@ func (Verify) Run(ctx context.Context) error {
 	}
 	c := runproof.Checker{Crane: crane}
 	results, err := c.Binaries(ctx, o.Dist, o.Platforms, o.Stamp.Version)
-	if img, noImage := deploy.ChooseImage(o.Root); noImage != nil {
+	if img, noImage := deploy.ChooseImage(cfg, o.Root); noImage != nil {
 		fmt.Printf("verify:run: images NOT RUN: %v\n", noImage)
 	} else {
 		imgs, imgErr := c.Images(ctx, []string{img.Ref()}, o.Stamp.Version)
@@ -204,7 +212,7 @@ func Version(ctx context.Context) error {
 func Test(ctx context.Context) error {
 	// The end-to-end tests drive the pinned tools: build what is missing first, one at a time
 	// with progress, rather than from parallel test packages at once.
-	e2e := settings.Current().E2E
+	e2e := cfg.E2E
 	if e2e {
 		if _, err := tools.Ensure(ctx, root, os.Stdout, tools.Names()...); err != nil {
 			return err
@@ -230,7 +238,7 @@ func Vuln(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := quality.Vuln(ctx, bin, root, settings.Current().Offline)
+	res, err := quality.Vuln(ctx, bin, root, cfg)
 	if err != nil {
 		return err
 	}
@@ -254,7 +262,7 @@ func Setup(ctx context.Context) error {
 	if err := image.SetupBuildx(ctx, root, os.Stdout); err != nil {
 		return err
 	}
-	if settings.Current().Offline {
+	if cfg.Offline {
 		return standin.Setup(ctx, root, os.Stdout)
 	}
 	return nil
@@ -276,37 +284,12 @@ func (Registry) Stop(ctx context.Context) error {
 // base images from a mirror; SLIPWAY_OFFLINE=1 from the stand-ins `mage setup` made.
 type Docker mg.Namespace
 
-// standIns builds the offline stand-ins of refs if they are missing (SLIPWAY_OFFLINE=1 only),
-// for every target that builds an image: a fresh clone needs no separate `mage setup`.
-func standIns(ctx context.Context, refs ...image.Ref) error {
-	return standin.Ensure(ctx, root, os.Stdout, refs...)
-}
-
 // Build builds slipway:dev, the image releases ship, from the mage-built binary. It uses
 // Dockerfile.distroless for this machine's Linux architecture, also tags slipway:<version> and
 // prints the image size per layer.
 func (Docker) Build(ctx context.Context) error {
 	defer lock.Hold(ctx, "docker:build")()
-	if err := standIns(ctx, image.Distroless); err != nil {
-		return err
-	}
-	p, err := platform.Parse("linux/" + runtime.GOARCH)
-	if err != nil {
-		return err
-	}
-	o, err := gobuild.Project(ctx, []platform.Platform{p})
-	if err != nil {
-		return err
-	}
-	bins, err := gobuild.Build(ctx, o)
-	if err != nil {
-		return err
-	}
-	l, err := image.NewLocal(ctx, o.Root, os.Stdout)
-	if err != nil {
-		return err
-	}
-	_, err = l.Distroless(ctx, bins[0].Path, p.Arch)
+	_, err := devimage.Build(ctx, newRun())
 	return err
 }
 
@@ -314,14 +297,7 @@ func (Docker) Build(ctx context.Context) error {
 // Alpine runtime), version-stamped, and prints its size per layer.
 func (Docker) Source(ctx context.Context) error {
 	defer lock.Hold(ctx, "docker:source")()
-	if err := standIns(ctx, image.Go, image.Alpine); err != nil {
-		return err
-	}
-	l, err := image.NewLocal(ctx, root, os.Stdout)
-	if err != nil {
-		return err
-	}
-	_, err = l.FromSource(ctx, runtime.GOARCH)
+	_, err := devimage.Source(ctx, newRun())
 	return err
 }
 
@@ -330,7 +306,7 @@ func (Docker) Source(ctx context.Context) error {
 // capabilities, waits for /readyz and prints the URL; Ctrl-C stops and removes it. PORT=...
 // picks the port, DETACH=1 leaves it running (docker:stop stops it).
 func (Docker) Run(ctx context.Context) error {
-	o := image.DevOptionsFrom(settings.Current(), os.Stdout)
+	o := image.DevOptionsFrom(cfg, os.Stdout)
 	mg.CtxDeps(ctx, Docker.Build)
 	return image.RunDev(ctx, o)
 }
@@ -355,12 +331,11 @@ type Release mg.Namespace
 // skips stages of a local release, and the summary says so.
 func (Release) Full(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:full")()
-	s := settings.Current()
-	skip, err := release.ParseSkip(s.Skip)
+	skip, err := release.ParseSkip(cfg.Skip)
 	if err != nil {
 		return err
 	}
-	_, err = release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Offline: s.Offline})
+	_, err = release.Run(ctx, release.Options{Root: root, Out: os.Stdout, Skip: skip, Settings: cfg})
 	return err
 }
 
@@ -368,7 +343,7 @@ func (Release) Full(ctx context.Context) error {
 // checks: no images, no signatures, nothing published.
 func (Release) Snapshot(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:snapshot")()
-	return release.Snapshot(ctx, release.Options{Root: root, Out: os.Stdout, Offline: settings.Current().Offline})
+	return release.Snapshot(ctx, release.Options{Root: root, Out: os.Stdout, Settings: cfg})
 }
 
 // Check runs `goreleaser check` (deprecations fail it), checks .goreleaser.yaml against
@@ -397,7 +372,7 @@ func (Verify) Release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return release.VerifyDist(ctx, root, cosign, crane, os.Stdout)
+	return release.VerifyDist(ctx, cfg, root, cosign, crane, os.Stdout)
 }
 
 // ---- scan (internal/pipeline/scan) ----
@@ -410,7 +385,7 @@ func (Verify) Release(ctx context.Context) error {
 func Scan(ctx context.Context) error {
 	defer lock.Hold(ctx, "scan")()
 	mg.CtxDeps(ctx, Docker.Build)
-	o, err := scan.Defaults(ctx, root, settings.Current())
+	o, err := scan.Defaults(ctx, root, cfg)
 	if err != nil {
 		return err
 	}
@@ -443,7 +418,7 @@ type Deploy mg.Namespace
 // DEPLOY_OVERLAY picks the overlay (default deploy/kubernetes/overlays/example);
 // DEPLOY_IMAGE=name@sha256:... overrides the image the last release recorded in dist/release.json.
 func (Deploy) Render(ctx context.Context) error {
-	img, err := deploy.ChooseImage(root)
+	img, err := deploy.ChooseImage(cfg, root)
 	if err != nil {
 		return err
 	}
@@ -451,7 +426,7 @@ func (Deploy) Render(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := deploy.Render(ctx, kustomize, root, deploy.Overlay(root), img)
+	out, err := deploy.Render(ctx, kustomize, root, deploy.Overlay(cfg, root), img)
 	if err != nil {
 		return err
 	}
@@ -462,7 +437,7 @@ func (Deploy) Render(ctx context.Context) error {
 // Image prints the image deploy:render deploys as name=, digest= and ref= lines.
 // That is DEPLOY_IMAGE or the last release's image; CI appends the lines to $GITHUB_OUTPUT.
 func (Deploy) Image() error {
-	img, err := deploy.ChooseImage(root)
+	img, err := deploy.ChooseImage(cfg, root)
 	if err != nil {
 		return err
 	}
@@ -481,10 +456,10 @@ func (Deploy) Image() error {
 // the release case needs COSIGN_PASSWORD and replaces dist/.
 func Bench(ctx context.Context) error {
 	defer lock.Hold(ctx, "bench")()
-	if err := standIns(ctx, image.Upstream...); err != nil {
+	if err := standin.Ensure(ctx, newRun(), image.Upstream...); err != nil {
 		return err
 	}
-	o, err := bench.OptionsFrom(root, settings.Current())
+	o, err := bench.OptionsFrom(root, cfg)
 	if err != nil {
 		return err
 	}

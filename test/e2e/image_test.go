@@ -29,6 +29,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
@@ -101,10 +102,10 @@ func TestImages(t *testing.T) {
 		}
 		// The stand-in's label comes through to the image built on it, so a release sees it.
 		ref := f.local.Repo + ":dev"
-		if err := image.CheckShippable(ref, info.Config.Labels, false); err == nil {
+		if err := image.CheckShippable(ref, info.Config.Labels, settings.Settings{}); err == nil {
 			t.Errorf("an image built on a stand-in (labels %v) passes as shippable outside offline mode", info.Config.Labels)
 		}
-		if err := image.CheckShippable(ref, info.Config.Labels, true); err != nil {
+		if err := image.CheckShippable(ref, info.Config.Labels, settings.Settings{Offline: true}); err != nil {
 			t.Errorf("offline mode must accept it: %v", err)
 		}
 		checkRunning(t, f.local.Repo+":dev", shipped.entrypoint, nil)

@@ -16,9 +16,9 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
-	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 )
 
@@ -43,8 +43,7 @@ func TestScanGate(t *testing.T) {
 		clone := freshClone(t)
 		o := scanOptions(t, trivy, clone, noDB, image)
 		// govulncheck's verdict sits beside Trivy's; offline without a Go database it is NOT RUN.
-		t.Setenv(quality.VulnDBEnv, "")
-		o.Govulncheck = scan.GovulncheckIn(clone, true)
+		o.Govulncheck = scan.GovulncheckIn(clone, settings.Settings{Offline: true})
 		v, err := scan.Run(ctx, o)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
@@ -56,9 +57,9 @@ func TestVEXDecidesTrivy(t *testing.T) {
 	// alias, the fixture's GHSA id.
 	govulncheck := toolstest.Path(t, "govulncheck")
 	verdict := func(symbol string) quality.VulnResult {
-		t.Setenv(quality.VulnDBEnv, vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9001", Module: fixtureModule,
-			Package: fixtureModule + "/semver", Symbols: []string{symbol}, Aliases: []string{fixtureAdvisory}}))
-		r, err := quality.Vuln(ctx, govulncheck, clone, true, "./test/e2e/testdata/modapp")
+		db := vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9001", Module: fixtureModule,
+			Package: fixtureModule + "/semver", Symbols: []string{symbol}, Aliases: []string{fixtureAdvisory}})
+		r, err := quality.Vuln(ctx, govulncheck, clone, settings.Settings{Offline: true, VulnDB: db}, "./test/e2e/testdata/modapp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,9 +176,9 @@ func TestScanGateReadsTheVEXDocument(t *testing.T) {
 	module := modfile.ModulePath(read(t, filepath.Join(clone, "go.mod")))
 
 	gate := func(t *testing.T, symbol string) (scan.Verdict, error) {
-		t.Setenv(quality.VulnDBEnv, vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9002", Module: vexModule,
-			Package: vexModule, Symbols: []string{symbol}, Aliases: []string{vexAdvisory}}))
-		r, err := quality.Vuln(ctx, govulncheck, clone, true)
+		goDB := vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9002", Module: vexModule,
+			Package: vexModule, Symbols: []string{symbol}, Aliases: []string{vexAdvisory}})
+		r, err := quality.Vuln(ctx, govulncheck, clone, settings.Settings{Offline: true, VulnDB: goDB})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -35,7 +35,8 @@ type bencher struct {
 	log  io.Writer // image build output: .slipway/logs/bench.log
 	work string    // scratch space, removed at the end
 
-	local *image.Local // made on first use: it starts the loopback registry offline
+	local *image.Local   // made on first use: it starts the loopback registry offline
+	c     *stage.Context // the run of the builds it measures, whose output goes to log
 }
 
 // caseFunc measures one case; build reports two results (warm and cold).
@@ -56,11 +57,11 @@ var caseFuncs = map[string]caseFunc{
 // still run; the file is then left alone.
 func Run(ctx context.Context, o Options, out io.Writer) error {
 	// The release case signs with the project key; say so now, not after the other cases.
-	if !settings.Current().CosignPassword && slices.Contains(o.Cases, "release") {
+	if !o.Settings.CosignPassword && slices.Contains(o.Cases, "release") {
 		return fmt.Errorf("the release case signs with .slipway/cosign.key: export %s=<its password> (or leave the case out: %s=%s)",
 			sign.PasswordEnv, CasesEnv, strings.Join(slices.DeleteFunc(slices.Clone(o.Cases), func(c string) bool { return c == "release" }), ","))
 	}
-	rep := Report{Machine: DescribeMachine(ctx, o.Offline), Command: o.Command()}
+	rep := Report{Machine: DescribeMachine(ctx, o.Settings.Offline), Command: o.Command()}
 	fmt.Fprintf(out, "bench: %s\n%s\n", strings.Join(o.Cases, ", "), rep.Machine.Line())
 	logf, err := project.LogFile(o.Root, "bench")
 	if err != nil {
@@ -73,7 +74,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	b := &bencher{o: o, out: out, log: logf, work: work}
+	b := &bencher{o: o, out: out, log: logf, work: work, c: stage.New(o.Root, logf, o.Settings)}
 
 	var errs []error
 	for _, c := range o.Cases {
@@ -118,10 +119,10 @@ func (o Options) Command() string {
 	if cold := platformList(o.ColdPlatforms); cold != "linux/amd64" && o.has("build") {
 		env = append(env, ColdPlatformsEnv+"="+cold)
 	}
-	if v := settings.Current().Platforms; v != platformList(platform.Default) && (o.has("build") || o.has("noop")) {
+	if v := o.Settings.Platforms; v != platformList(platform.Default) && (o.has("build") || o.has("noop")) {
 		env = append(env, platform.EnvVar+"="+v)
 	}
-	if o.Offline {
+	if o.Settings.Offline {
 		env = append(env, project.EnvPrefix+"OFFLINE=1")
 	}
 	return strings.TrimSpace(strings.Join(env, " ") + " go run mage.go bench")

@@ -12,13 +12,14 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/inspect"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
-// buildAll is the body of `mage build:all` (gobuild.Project, gobuild.Build, verify:static)
+// buildAll is the body of `mage build:all` (gobuild.For, gobuild.Build, verify:static)
 // into dist instead of dist/: what the target costs, less mage's own start-up.
-func buildAll(ctx context.Context, ps []platform.Platform, dist string, env []string) error {
-	o, err := gobuild.Project(ctx, ps)
+func buildAll(ctx context.Context, c *stage.Context, ps []platform.Platform, dist string, env []string) error {
+	o, err := gobuild.For(ctx, c, ps)
 	if err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func bareLoop(ctx context.Context, root string, stamp version.Stamp, ps []platfo
 // buildCase compares the cross-build matrix with a warm Go cache (PLATFORMS, default all seven)
 // and with a cold one (BENCH_COLD_PLATFORMS, default linux/amd64).
 func buildCase(ctx context.Context, b *bencher) ([]Result, error) {
-	warmPs, err := platform.FromEnv()
+	warmPs, err := platform.From(b.o.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func buildMatrix(ctx context.Context, b *bencher, ps []platform.Platform, cold b
 		name, cache = "build-cold", "cold Go cache (a fresh GOCACHE per run; module cache kept)"
 	}
 	r := Result{Case: name, Title: fmt.Sprintf("cross-build of %s (%s), %s", platforms(len(ps)), platformList(ps), cache)}
-	stamp, err := version.Describe(ctx, b.o.Root)
+	stamp, err := b.c.Stamp(ctx)
 	if err != nil {
 		return r, err
 	}
@@ -117,7 +118,7 @@ func buildMatrix(ctx context.Context, b *bencher, ps []platform.Platform, cold b
 	}
 	cs := []contender{
 		{name: "build:all", role: "subject", run: fresh(func(ctx context.Context, dist string, env []string) error {
-			return buildAll(ctx, ps, dist, env)
+			return buildAll(ctx, b.c, ps, dist, env)
 		})},
 		{name: "bare parallel go build", role: "limit", run: fresh(func(ctx context.Context, dist string, env []string) error {
 			return bareLoop(ctx, b.o.Root, stamp, ps, dist, env)
@@ -149,7 +150,7 @@ func buildMatrix(ctx context.Context, b *bencher, ps []platform.Platform, cold b
 // noopCase times build:all when nothing changed against goreleaser's rebuild of the same
 // matrix (goreleaser has no up-to-date check: --clean, then every platform is linked again).
 func noopCase(ctx context.Context, b *bencher) ([]Result, error) {
-	ps, err := platform.FromEnv()
+	ps, err := platform.From(b.o.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func noopCase(ctx context.Context, b *bencher) ([]Result, error) {
 		return []Result{r}, err
 	}
 	fmt.Fprintln(b.out, "  first build of each (not timed)")
-	if err := buildAll(ctx, ps, dist, nil); err != nil {
+	if err := buildAll(ctx, b.c, ps, dist, nil); err != nil {
 		return []Result{r}, err
 	}
 	if err := gr.build(ctx); err != nil {
@@ -171,7 +172,7 @@ func noopCase(ctx context.Context, b *bencher) ([]Result, error) {
 	}
 	cs := []contender{
 		{name: "build:all (no-op)", role: "subject", run: func(ctx context.Context, _ int) (map[string]float64, error) {
-			return timeIt(ctx, func(ctx context.Context) error { return buildAll(ctx, ps, dist, nil) })
+			return timeIt(ctx, func(ctx context.Context) error { return buildAll(ctx, b.c, ps, dist, nil) })
 		}},
 		{name: "goreleaser build (rebuild)", role: "peer", run: func(ctx context.Context, _ int) (map[string]float64, error) {
 			return timeIt(ctx, func(ctx context.Context) error { return gr.build(ctx) })

@@ -17,7 +17,7 @@ func (b *bencher) images(ctx context.Context) (*image.Local, error) {
 	if b.local != nil {
 		return b.local, nil
 	}
-	l, err := image.NewLocal(ctx, b.o.Root, b.log)
+	l, err := image.NewLocal(ctx, b.c)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (b *bencher) binary(ctx context.Context, p platform.Platform, main string) 
 	if err != nil {
 		return gobuild.Result{}, err
 	}
-	o, err := gobuild.Project(ctx, []platform.Platform{p})
+	o, err := gobuild.For(ctx, b.c, []platform.Platform{p})
 	if err != nil {
 		return gobuild.Result{}, err
 	}

@@ -24,8 +24,8 @@ func TestDockerBuildsKeepGOPROXYOffTheCommandLine(t *testing.T) {
 	}
 	ctx := context.Background()
 	// Upstream base images: resolving them needs no registry.
-	b := &bencher{o: Options{Root: root}, work: t.TempDir(),
-		local: &image.Local{Repo: imageRepo, Root: root, Stamp: version.Dev, Out: io.Discard}}
+	b := testBencher(t)
+	b.local = &image.Local{Repo: imageRepo, Root: root, Stamp: version.Dev, Out: io.Discard}
 	naive, err := b.naiveBuild(ctx)
 	if err != nil {
 		t.Fatal(err)

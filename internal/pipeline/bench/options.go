@@ -35,13 +35,13 @@ type Options struct {
 	ColdPlatforms []platform.Platform
 	// Write: rewrite the results section of BENCHMARKS.md. Nil means: only for a complete run
 	// (every case, at least DefaultReps reps), so a quick check never replaces real figures.
-	Write   *bool
-	Offline bool
+	Write    *bool
+	Settings settings.Settings // the run's, read once by the caller
 }
 
 // OptionsFrom takes BENCH, BENCH_REPS, BENCH_COLD_PLATFORMS and BENCH_WRITE from s.
 func OptionsFrom(root string, s settings.Settings) (Options, error) {
-	o := Options{Root: root, Offline: s.Offline, Write: s.BenchWrite}
+	o := Options{Root: root, Settings: s, Write: s.BenchWrite}
 	var err error
 	if o.Cases, err = ParseCases(s.Bench); err != nil {
 		return o, err

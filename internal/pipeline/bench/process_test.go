@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +23,7 @@ func TestServerRunsAsAProcessAndStopsOnSIGTERM(t *testing.T) {
 		t.Skip("SIGTERM")
 	}
 	ctx := context.Background()
-	b := &bencher{work: t.TempDir()}
+	b := testBencher(t)
 	url, stop, err := b.startServer(ctx, "bare server", bareMain, servePath)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +116,7 @@ func TestServiceRunsAsAProcess(t *testing.T) {
 		t.Skip("SIGTERM")
 	}
 	ctx := context.Background()
-	b := &bencher{work: t.TempDir()}
+	b := testBencher(t)
 	_, stop, err := b.startServer(ctx, "service", "", "/readyz", "--drain-delay", "0s")
 	if err != nil {
 		t.Fatal(err)
@@ -125,4 +128,14 @@ func TestServiceRunsAsAProcess(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(err.Error(), "drain-delay") {
 		t.Errorf("got %v", err)
 	}
+}
+
+// testBencher is a bencher of this checkout with no output.
+func testBencher(t *testing.T) *bencher {
+	t.Helper()
+	root, err := project.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bencher{o: Options{Root: root}, work: t.TempDir(), c: stage.New(root, io.Discard, settings.Settings{})}
 }

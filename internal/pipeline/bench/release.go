@@ -39,7 +39,7 @@ func releaseCase(ctx context.Context, b *bencher) ([]Result, error) {
 	for rep := range b.o.Reps {
 		fmt.Fprintf(b.out, "  rep %d/%d  running the local release (its output: .slipway/logs/bench.log)\n", rep+1, b.o.Reps)
 		t0 := time.Now()
-		stages, err := release.Run(ctx, release.Options{Root: b.o.Root, Out: b.log, Offline: b.o.Offline})
+		stages, err := release.Run(ctx, release.Options{Root: b.o.Root, Out: b.log, Settings: b.o.Settings})
 		total := time.Since(t0)
 		if err != nil {
 			return []Result{r}, fmt.Errorf("release (repetition %d of %d; its output is in .slipway/logs/bench.log): %w", rep+1, b.o.Reps, err)

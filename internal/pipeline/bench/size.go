@@ -65,7 +65,7 @@ func sizeCase(ctx context.Context, b *bencher) ([]Result, error) {
 	over := float64(dl.Size-bin.Size) / (1 << 20)
 	r.Goals = append(r.Goals, Verdict{Case: r.Case, Goal: "distroless image ≤ binary + 2.5 MiB",
 		Measured: fmt.Sprintf("binary + %.2f MiB", over), Met: over <= 2.5})
-	if b.o.Offline {
+	if b.o.Settings.Offline {
 		r.Notes = append(r.Notes, "Offline: the base images are the stand-ins `mage setup` builds, not the upstream ones; "+
 			"their sizes differ from upstream distroless, Alpine and golang images.")
 	}

@@ -61,20 +61,20 @@ func ReleasedImage(dist string) (artifact.Image, error) {
 }
 
 // ChooseImage is DEPLOY_IMAGE when set, else the released image.
-func ChooseImage(root string) (artifact.Image, error) {
-	if ref := settings.Current().DeployImage; ref != "" {
+func ChooseImage(s settings.Settings, root string) (artifact.Image, error) {
+	if ref := s.DeployImage; ref != "" {
 		img, err := artifact.ParseRef(ref)
 		if err != nil {
 			return artifact.Image{}, fmt.Errorf("DEPLOY_IMAGE: %w", err)
 		}
 		return img, nil
 	}
-	return ReleasedImage(project.DistDir(root))
+	return ReleasedImage(project.DistFor(root, s))
 }
 
 // Overlay is DEPLOY_OVERLAY (a directory relative to root) or DefaultOverlay.
-func Overlay(root string) string {
-	o := settings.Current().DeployOverlay
+func Overlay(s settings.Settings, root string) string {
+	o := s.DeployOverlay
 	if !filepath.IsAbs(o) {
 		o = filepath.Join(root, o)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
@@ -76,13 +77,11 @@ func TestReleasedImage(t *testing.T) {
 
 func TestChooseImagePrefersDeployImage(t *testing.T) {
 	root := t.TempDir() // no dist/: only the setting can answer
-	t.Setenv("DEPLOY_IMAGE", "ghcr.io/acme/widget@"+digest)
-	img, err := ChooseImage(root)
+	img, err := ChooseImage(settings.Settings{DeployImage: "ghcr.io/acme/widget@" + digest}, root)
 	if err != nil || img.Ref() != "ghcr.io/acme/widget@"+digest {
 		t.Fatalf("got %v, %v", img, err)
 	}
-	t.Setenv("DEPLOY_IMAGE", "ghcr.io/acme/widget:latest")
-	if _, err := ChooseImage(root); err == nil || !strings.Contains(err.Error(), "DEPLOY_IMAGE") {
+	if _, err := ChooseImage(settings.Settings{DeployImage: "ghcr.io/acme/widget:latest"}, root); err == nil || !strings.Contains(err.Error(), "DEPLOY_IMAGE") {
 		t.Fatalf("a tag-only DEPLOY_IMAGE: got %v, want an error naming DEPLOY_IMAGE", err)
 	}
 }

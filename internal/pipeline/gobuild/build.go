@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
@@ -31,24 +31,20 @@ type Options struct {
 	Out       io.Writer // progress and summary; nothing printed when nil
 }
 
-// Project fills Options for this checkout: dist/ (or $SLIPWAY_DIST), the service's main,
-// the git version stamp, progress on stdout. Nil ps means the matrix of $PLATFORMS.
-func Project(ctx context.Context, ps []platform.Platform) (Options, error) {
+// For fills Options for the run c: its root and dist, the service's main, its version stamp,
+// its output. Nil ps means the matrix of $PLATFORMS.
+func For(ctx context.Context, c *stage.Context, ps []platform.Platform) (Options, error) {
 	if ps == nil {
 		var err error
-		if ps, err = platform.FromEnv(); err != nil {
+		if ps, err = platform.From(c.Settings); err != nil {
 			return Options{}, err
 		}
 	}
-	root, err := project.Root()
+	stamp, err := c.Stamp(ctx)
 	if err != nil {
 		return Options{}, err
 	}
-	stamp, err := version.Describe(ctx, root)
-	if err != nil {
-		return Options{}, err
-	}
-	return Options{Root: root, Dist: project.DistDir(root), Main: DefaultMain, Platforms: ps, Stamp: stamp, Out: os.Stdout}, nil
+	return Options{Root: c.Root, Dist: c.Dist, Main: DefaultMain, Platforms: ps, Stamp: stamp, Out: c.Out}, nil
 }
 
 // Result is the outcome for one platform.

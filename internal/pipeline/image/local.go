@@ -11,7 +11,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 )
@@ -32,33 +32,33 @@ type Local struct {
 	Out    io.Writer
 }
 
-// NewLocal reads the checkout's version stamp and where base images come from. Offline, it
-// starts the project's registry (or finds it running), where `mage setup` put the stand-ins.
-func NewLocal(ctx context.Context, root string, out io.Writer) (*Local, error) {
+// NewLocal is the image builder of the run c: its version stamp, and where base images come
+// from. Offline, it starts the project's registry (or finds it running), where the stand-ins are.
+func NewLocal(ctx context.Context, c *stage.Context) (*Local, error) {
 	if err := preflight.Docker().Run(ctx); err != nil {
 		return nil, err
 	}
-	stamp, err := version.Describe(ctx, root)
+	stamp, err := c.Stamp(ctx)
 	if err != nil {
 		return nil, err
 	}
-	crane, err := tools.Path(ctx, root, "crane")
+	crane, err := c.Tool(ctx, "crane")
 	if err != nil {
 		return nil, err
 	}
 	addr := ""
-	if project.Offline() {
-		reg, err := registry.Project(ctx, root)
+	if c.Settings.Offline {
+		reg, err := registry.Project(ctx, c.Root)
 		if err != nil {
 			return nil, err
 		}
 		addr = reg.Addr
 	}
-	src, err := SourceFromEnv(addr, crane)
+	src, err := SourceFrom(c.Settings, addr, crane)
 	if err != nil {
 		return nil, err
 	}
-	return &Local{Repo: project.Name, Root: root, Stamp: stamp, Source: src, Out: out}, nil
+	return &Local{Repo: project.Name, Root: c.Root, Stamp: stamp, Source: src, Out: c.Out}, nil
 }
 
 // VersionTag is the image tag of a version: semver's "+build" is not allowed in tags.

@@ -96,13 +96,12 @@ type Source struct {
 // them. The images keep StandInLabel, so they still say what they are; a CI tag build refuses it.
 const ShipStandInsEnv = project.EnvPrefix + "TEST_ONLY_SHIP_STANDINS"
 
-// ShipStandIns reports whether ShipStandInsEnv is set (SourceFromEnv checks its value).
-func ShipStandIns() bool { return settings.Current().ShipStandIns == "1" }
+// ShipStandIns reports whether ShipStandInsEnv is set (SourceFrom checks its value).
+func ShipStandIns(s settings.Settings) bool { return s.ShipStandIns == "1" }
 
-// SourceFromEnv reads SLIPWAY_IMAGE_MIRROR, SLIPWAY_OFFLINE and ShipStandInsEnv. registryAddr is
+// SourceFrom reads SLIPWAY_IMAGE_MIRROR, SLIPWAY_OFFLINE and ShipStandInsEnv from s. registryAddr is
 // the project's loopback registry (only used offline); crane is the pinned crane binary.
-func SourceFromEnv(registryAddr, crane string) (Source, error) {
-	s := settings.Current()
+func SourceFrom(s settings.Settings, registryAddr, crane string) (Source, error) {
 	mirror := s.ImageMirror
 	if v := s.ShipStandIns; v != "" && (v != "1" || mirror == "") {
 		return Source{}, fmt.Errorf("%s=%q: test only, and only =1 with %s naming the registry that holds the stand-ins; unset it",
@@ -122,7 +121,7 @@ func SourceFromEnv(registryAddr, crane string) (Source, error) {
 	if err != nil {
 		return Source{}, err
 	}
-	return Source{Mirror: m, StandIns: ShipStandIns(), Crane: crane}, nil
+	return Source{Mirror: m, StandIns: ShipStandIns(s), Crane: crane}, nil
 }
 
 // A mirror prefix: a registry host (with an optional port) and an optional path, lower case.
@@ -187,8 +186,8 @@ func IsStandIn(labels map[string]string) bool {
 // CheckShippable refuses an image built on a stand-in unless offline mode (or the test-only
 // ShipStandInsEnv) was asked for: a stand-in is a local imitation of an upstream image, fine for
 // trying the pipeline offline, never something to publish by accident.
-func CheckShippable(ref string, labels map[string]string, offline bool) error {
-	if !IsStandIn(labels) || offline || ShipStandIns() {
+func CheckShippable(ref string, labels map[string]string, s settings.Settings) error {
+	if !IsStandIn(labels) || s.Offline || ShipStandIns(s) {
 		return nil
 	}
 	return fmt.Errorf("%s is built on an offline stand-in for %s (label %s), not on the upstream image: "+

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+
 	"github.com/slipway-dev/slipway/internal/buildinfo"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
@@ -80,27 +82,21 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestSourceFromEnv(t *testing.T) {
-	t.Setenv(OfflineEnv, "")
-	t.Setenv(ShipStandInsEnv, "")
-	t.Setenv(MirrorEnv, "")
-	if s, err := SourceFromEnv("127.0.0.1:5798", "crane"); err != nil || s.Mirror != "" {
+func TestSourceFrom(t *testing.T) {
+	const reg = "127.0.0.1:5798"
+	if s, err := SourceFrom(settings.Settings{}, reg, "crane"); err != nil || s.Mirror != "" {
 		t.Errorf("default: %+v, %v", s, err)
 	}
-	t.Setenv(MirrorEnv, "mirror.example.com/up/")
-	if s, err := SourceFromEnv("127.0.0.1:5798", "crane"); err != nil || s.Mirror != "mirror.example.com/up" || s.StandIns {
+	if s, err := SourceFrom(settings.Settings{ImageMirror: "mirror.example.com/up/"}, reg, "crane"); err != nil || s.Mirror != "mirror.example.com/up" || s.StandIns {
 		t.Errorf("mirror: %+v, %v", s, err)
 	}
-	t.Setenv(MirrorEnv, "https://nope")
-	if _, err := SourceFromEnv("127.0.0.1:5798", "crane"); err == nil {
+	if _, err := SourceFrom(settings.Settings{ImageMirror: "https://nope"}, reg, "crane"); err == nil {
 		t.Error("a bad mirror was accepted")
 	}
-	t.Setenv(OfflineEnv, "1")
-	if _, err := SourceFromEnv("127.0.0.1:5798", "crane"); err == nil || !strings.Contains(err.Error(), "unset one") {
+	if _, err := SourceFrom(settings.Settings{ImageMirror: "https://nope", Offline: true}, reg, "crane"); err == nil || !strings.Contains(err.Error(), "unset one") {
 		t.Errorf("offline and a mirror at once: %v", err)
 	}
-	t.Setenv(MirrorEnv, "")
-	s, err := SourceFromEnv("127.0.0.1:5798", "crane")
+	s, err := SourceFrom(settings.Settings{Offline: true}, reg, "crane")
 	if err != nil || s.Mirror != "127.0.0.1:5798/mirror" || !s.StandIns {
 		t.Errorf("offline: %+v, %v", s, err)
 	}
@@ -109,38 +105,31 @@ func TestSourceFromEnv(t *testing.T) {
 // The test-only switch makes a mirror a source of stand-ins, and nothing else: it needs a
 // mirror, takes only =1, and a typo is an error rather than a silent no-op.
 func TestShipStandInsNeedsAMirror(t *testing.T) {
-	t.Setenv(OfflineEnv, "")
-	t.Setenv(MirrorEnv, "127.0.0.1:5000/mirror")
-	t.Setenv(ShipStandInsEnv, "1")
-	s, err := SourceFromEnv("127.0.0.1:5798", "crane")
+	s, err := SourceFrom(settings.Settings{ImageMirror: "127.0.0.1:5000/mirror", ShipStandIns: "1"}, "127.0.0.1:5798", "crane")
 	if err != nil || s.Mirror != "127.0.0.1:5000/mirror" || !s.StandIns {
 		t.Errorf("mirror of stand-ins: %+v, %v", s, err)
 	}
 	for _, bad := range []struct{ mirror, v string }{{"", "1"}, {"127.0.0.1:5000/mirror", "yes"}} {
-		t.Setenv(MirrorEnv, bad.mirror)
-		t.Setenv(ShipStandInsEnv, bad.v)
-		if _, err := SourceFromEnv("127.0.0.1:5798", "crane"); err == nil || !strings.Contains(err.Error(), ShipStandInsEnv) {
+		if _, err := SourceFrom(settings.Settings{ImageMirror: bad.mirror, ShipStandIns: bad.v}, "127.0.0.1:5798", "crane"); err == nil || !strings.Contains(err.Error(), ShipStandInsEnv) {
 			t.Errorf("mirror %q, %s=%q: %v, want an error naming it", bad.mirror, ShipStandInsEnv, bad.v, err)
 		}
 	}
 }
 
 func TestCheckShippable(t *testing.T) {
-	t.Setenv(ShipStandInsEnv, "")
 	built := map[string]string{"org.opencontainers.image.version": "v1.0.0"}
 	onStandIn := map[string]string{StandInLabel: Distroless.String(), "org.opencontainers.image.version": "v1.0.0"}
-	if err := CheckShippable("r/slipway@sha256:1", built, false); err != nil {
+	if err := CheckShippable("r/slipway@sha256:1", built, settings.Settings{}); err != nil {
 		t.Errorf("an upstream-based image was refused: %v", err)
 	}
-	err := CheckShippable("r/slipway@sha256:1", onStandIn, false)
+	err := CheckShippable("r/slipway@sha256:1", onStandIn, settings.Settings{})
 	if err == nil || !strings.Contains(err.Error(), "stand-in") || !strings.Contains(err.Error(), OfflineEnv) {
 		t.Errorf("a stand-in-based image was not refused clearly: %v", err)
 	}
-	if err := CheckShippable("r/slipway@sha256:1", onStandIn, true); err != nil {
+	if err := CheckShippable("r/slipway@sha256:1", onStandIn, settings.Settings{Offline: true}); err != nil {
 		t.Errorf("offline mode must allow it: %v", err)
 	}
-	t.Setenv(ShipStandInsEnv, "1")
-	if err := CheckShippable("r/slipway@sha256:1", onStandIn, false); err != nil {
+	if err := CheckShippable("r/slipway@sha256:1", onStandIn, settings.Settings{ShipStandIns: "1"}); err != nil {
 		t.Errorf("%s=1 must allow it: %v", ShipStandInsEnv, err)
 	}
 }

@@ -66,16 +66,16 @@ func (r VulnResult) Err() error {
 }
 
 // Vuln runs govulncheck (binary at bin) over packages of the module in dir (patterns, default
-// ./...), against the database VulnDBEnv names or vuln.go.dev. Only called vulnerable code fails the check;
-// advisories whose code is never called are listed in Imported. With offline set and no
+// ./...), against the database s.VulnDB (VulnDBEnv) names or vuln.go.dev. Only called vulnerable code fails the check;
+// advisories whose code is never called are listed in Imported. Offline (s.Offline) with no
 // database configured it does not run and says why (NotRun); a database that cannot be read
 // or reached is an error, offline or not, since someone configured or expects it.
-func Vuln(ctx context.Context, bin, dir string, offline bool, patterns ...string) (VulnResult, error) {
-	db, err := vulnDB(settings.Current().VulnDB)
+func Vuln(ctx context.Context, bin, dir string, s settings.Settings, patterns ...string) (VulnResult, error) {
+	db, err := vulnDB(s.VulnDB)
 	if err != nil {
 		return VulnResult{}, err
 	}
-	if db == "" && offline {
+	if db == "" && s.Offline {
 		return VulnResult{NotRun: "offline, no vulnerability database; set " + VulnDBEnv + "=file:///..."}, nil
 	}
 	if db == "" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
 )
@@ -47,13 +48,13 @@ func pinnedTool(t *testing.T, name string) (bin, root string) {
 // advisory, the symbol and our call site. A local database works in offline mode.
 func TestVulnFailsOnCalledSymbol(t *testing.T) {
 	bin, root := pinnedTool(t, "govulncheck")
-	t.Setenv(VulnDBEnv, vulndbtest.Write(t,
+	vulnDB := vulndbtest.Write(t,
 		// The service serves /metrics with promhttp.HandlerFor (internal/server/server.go).
 		advisory("GO-2099-0001", promhttp, "HandlerFor"),
 		// Imported by the service, but this function is never called.
 		advisory("GO-2099-0002", promhttp, "InstrumentRoundTripperDuration"),
-	))
-	res, err := Vuln(context.Background(), bin, root, true)
+	)
+	res, err := Vuln(context.Background(), bin, root, settings.Settings{Offline: true, VulnDB: vulnDB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +92,12 @@ func TestVulnFailsOnCalledSymbol(t *testing.T) {
 // This one checks only the service's main package (and what it imports).
 func TestVulnPassesWhenSymbolUnreachable(t *testing.T) {
 	bin, root := pinnedTool(t, "govulncheck")
-	t.Setenv(VulnDBEnv, vulndbtest.Write(t,
+	vulnDB := vulndbtest.Write(t,
 		advisory("GO-2099-0002", promhttp, "InstrumentRoundTripperDuration"),
 		// In a module the service requires, but nothing imports the push package.
 		advisory("GO-2099-0003", promModule+"/prometheus/push", "New"),
-	))
-	res, err := Vuln(context.Background(), bin, root, false, service)
+	)
+	res, err := Vuln(context.Background(), bin, root, settings.Settings{VulnDB: vulnDB}, service)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +118,8 @@ func TestVulnPassesWhenSymbolUnreachable(t *testing.T) {
 }
 
 func TestVulnOfflineWithoutDBIsNotRun(t *testing.T) {
-	t.Setenv(VulnDBEnv, "")
 	// No binary is needed: the check stops before running anything.
-	res, err := Vuln(context.Background(), "/nonexistent/govulncheck", t.TempDir(), true)
+	res, err := Vuln(context.Background(), "/nonexistent/govulncheck", t.TempDir(), settings.Settings{Offline: true})
 	if err != nil || res.Ran || res.Failed() || res.Err() != nil {
 		t.Fatalf("offline without a database: %+v, %v", res, err)
 	}
@@ -153,8 +153,7 @@ func TestVulnUnreachableDBIsAnError(t *testing.T) {
 		{"unknown scheme", "ftp://example.org/db", false, "want file:///path"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			t.Setenv(VulnDBEnv, c.db)
-			_, err := Vuln(context.Background(), "/nonexistent/govulncheck", t.TempDir(), c.offline)
+			_, err := Vuln(context.Background(), "/nonexistent/govulncheck", t.TempDir(), settings.Settings{Offline: c.offline, VulnDB: c.db})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want an error containing %q, got %v", c.want, err)
 			}
@@ -178,8 +177,8 @@ func TestVulnReportsWhyGovulncheckFailed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv(VulnDBEnv, vulndbtest.Write(t, advisory("GO-2099-0001", promhttp, "HandlerFor")))
-	_, err := Vuln(context.Background(), bin, mod, false)
+	vulnDB := vulndbtest.Write(t, advisory("GO-2099-0001", promhttp, "HandlerFor"))
+	_, err := Vuln(context.Background(), bin, mod, settings.Settings{VulnDB: vulnDB})
 	if err == nil || !strings.Contains(err.Error(), "undefined: notDefined") || strings.Contains(err.Error(), `"config"`) {
 		t.Fatalf("want govulncheck's own explanation, got %v", err)
 	}

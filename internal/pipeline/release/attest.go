@@ -14,7 +14,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
@@ -42,7 +41,7 @@ func writeProvenance(ctx context.Context, dist string, in inputs, baseImage stri
 	}
 	p := provenance.Inputs{
 		Subjects:   subjects,
-		Repository: sourceRepository(in.root, envcfg.Current().Getenv),
+		Repository: sourceRepository(in.root, in.cfg.Getenv),
 		Commit:     in.commit,
 		Version:    in.tag,
 		Platforms:  in.platforms,
@@ -72,7 +71,7 @@ func writeProvenance(ctx context.Context, dist string, in inputs, baseImage stri
 	if p.Tools, err = provenance.PinnedTools(in.root); err != nil {
 		return "", err
 	}
-	if p.Run, err = provenance.FromEnv(envcfg.Current().Getenv); err != nil {
+	if p.Run, err = provenance.FromEnv(in.cfg.Getenv); err != nil {
 		return "", err
 	}
 	data, err := provenance.Statement(p)
@@ -117,7 +116,7 @@ func attestProvenance(ctx context.Context, dist, version, crane string, signer s
 // govulncheck runs the release's vulnerability reachability check once: the VEX document is made
 // of its verdict, and the scan gate reports it beside Trivy's.
 func govulncheck(ctx context.Context, o Options, in inputs) (quality.VulnResult, string, error) {
-	r, err := quality.Vuln(ctx, in.govulncheck, o.Root, o.Offline)
+	r, err := quality.Vuln(ctx, in.govulncheck, o.Root, o.Settings)
 	if err != nil {
 		return r, "", err
 	}
@@ -166,7 +165,7 @@ func writeVEX(ctx context.Context, dist string, in inputs, r quality.VulnResult,
 	}
 	data, err := vex.Document(vex.Inputs{
 		Module: module, Images: images, Govulncheck: r, Accepted: accepted,
-		Author: sourceRepository(in.root, envcfg.Current().Getenv), Timestamp: in.date,
+		Author: sourceRepository(in.root, in.cfg.Getenv), Timestamp: in.date,
 	})
 	if err != nil {
 		return "", err

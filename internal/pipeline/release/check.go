@@ -59,7 +59,7 @@ func Check(ctx context.Context, root string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bs, err := buildSettings(ctx, root, stamp)
+	bs, err := readBuildConfig(ctx, root, stamp)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 )
@@ -25,11 +24,11 @@ func scanGate(ctx context.Context, o Options, in inputs, vexFile string, vuln qu
 	if err != nil {
 		return "", nil, err
 	}
-	so, err := scan.Defaults(ctx, o.Root, envcfg.Current())
+	so, err := scan.Defaults(ctx, o.Root, o.Settings)
 	if err != nil {
 		return "", nil, err
 	}
-	so.Out, so.Offline = o.Out, o.Offline
+	so.Out = o.Out
 	so.OutDir = filepath.Join(dist, "scan")
 	so.Govulncheck = scan.GovulncheckResult(vuln)
 	if vexFile != "" {
@@ -46,7 +45,7 @@ func scanGate(ctx context.Context, o Options, in inputs, vexFile string, vuln qu
 			if err != nil {
 				return "", nil, err
 			}
-			if err := image.CheckShippable(ref, labels, o.Offline); err != nil {
+			if err := image.CheckShippable(ref, labels, o.Settings); err != nil {
 				return "", nil, err
 			}
 			so.Images = append(so.Images, ref)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // GitHub makes a release's GitHub release through GitHub's REST API, in the order that keeps a
@@ -48,11 +48,11 @@ const (
 	githubAPIVer = "2022-11-28"
 )
 
-// GitHubFromEnv is the GitHub step of a publishing release, or why it cannot run. Without
+// GitHubFrom is the GitHub step of a publishing release, or why it cannot run. Without
 // GITHUB_TOKEN a CI build of a tag fails (in CI the token is there: a release without its
 // GitHub release is not what a tag push asked for); elsewhere the step is NOT RUN, loudly.
-func GitHubFromEnv(owner, repo string, tagBuild bool) (*GitHub, string, error) {
-	token := envcfg.Current().GitHubToken
+func GitHubFrom(s settings.Settings, owner, repo string, tagBuild bool) (*GitHub, string, error) {
+	token := s.GitHubToken
 	switch {
 	case token == "" && tagBuild:
 		return nil, "", fmt.Errorf("this CI build of a tag must create the GitHub release, but %s is not set: "+
@@ -62,7 +62,7 @@ func GitHubFromEnv(owner, repo string, tagBuild bool) (*GitHub, string, error) {
 	case owner == "" || repo == "":
 		return nil, "", fmt.Errorf("%s: release.github.owner and .name must name the GitHub repository to publish to", ConfigFile)
 	}
-	api := strings.TrimSuffix(envcfg.Current().GitHubAPIURL, "/")
+	api := strings.TrimSuffix(s.GitHubAPIURL, "/")
 	if api == "" {
 		api = defaultAPI
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/release/githubtest"
 )
 
@@ -128,25 +129,25 @@ func TestGitHubRefusesChangedFilesReleasedTagsAndBadTokens(t *testing.T) {
 }
 
 // In CI the token is there: a tag build without it fails; elsewhere the step is NOT RUN.
-func TestGitHubFromEnv(t *testing.T) {
+func TestGitHubFrom(t *testing.T) {
 	t.Setenv(TokenEnv, "")
 	t.Setenv(apiURLEnv, "")
-	if _, _, err := GitHubFromEnv("acme", "svc", true); err == nil || !strings.Contains(err.Error(), TokenEnv) {
+	if _, _, err := GitHubFrom(settings.Current(), "acme", "svc", true); err == nil || !strings.Contains(err.Error(), TokenEnv) {
 		t.Errorf("tag build without a token: %v", err)
 	}
-	g, why, err := GitHubFromEnv("acme", "svc", false)
+	g, why, err := GitHubFrom(settings.Current(), "acme", "svc", false)
 	if g != nil || why != "no "+TokenEnv || err != nil {
 		t.Errorf("no token: %v, %q, %v; want NOT RUN", g, why, err)
 	}
 	t.Setenv(TokenEnv, "t")
-	if g, _, err := GitHubFromEnv("acme", "svc", true); err != nil || g.API != defaultAPI || g.Owner != "acme" {
+	if g, _, err := GitHubFrom(settings.Current(), "acme", "svc", true); err != nil || g.API != defaultAPI || g.Owner != "acme" {
 		t.Errorf("token: %+v, %v", g, err)
 	}
 	t.Setenv(apiURLEnv, "https://ghe.example/api/v3/")
-	if g, _, err := GitHubFromEnv("acme", "svc", true); err != nil || g.API != "https://ghe.example/api/v3" {
+	if g, _, err := GitHubFrom(settings.Current(), "acme", "svc", true); err != nil || g.API != "https://ghe.example/api/v3" {
 		t.Errorf("GITHUB_API_URL: %+v, %v", g, err)
 	}
-	if _, _, err := GitHubFromEnv("", "svc", false); err == nil {
+	if _, _, err := GitHubFrom(settings.Current(), "", "svc", false); err == nil {
 		t.Error("no owner accepted")
 	}
 }

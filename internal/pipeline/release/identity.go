@@ -11,7 +11,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
@@ -21,7 +21,7 @@ import (
 // release workflow carry it.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
-// VerifierFromEnv chooses what `mage verify` trusts, and describes it:
+// VerifierFrom chooses what `mage verify` trusts, and describes it:
 //   - VERIFY_KEY: a public key file or KMS URI;
 //   - else COSIGN_KEY when it is a KMS URI (cosign reads the public half from the KMS);
 //   - else VERIFY_CERT_IDENTITY and VERIFY_CERT_ISSUER: a keyless signer, e.g. the release
@@ -33,9 +33,9 @@ const GitHubIssuer = "https://token.actions.githubusercontent.com"
 //
 // VERIFY_TRUSTED_ROOT names a Sigstore trusted-root file for keyless verification on a machine
 // without network (cosign then never fetches Sigstore's from its TUF repository).
-func VerifierFromEnv(root, cosign string) (sign.Verifier, string) {
-	v, trust := verifierFromEnv(root, cosign)
-	if v.TrustedRoot = envcfg.Current().VerifyTrustedRoot; v.TrustedRoot != "" {
+func VerifierFrom(s settings.Settings, root, cosign string) (sign.Verifier, string) {
+	v, trust := verifierFrom(s, root, cosign)
+	if v.TrustedRoot = s.VerifyTrustedRoot; v.TrustedRoot != "" {
 		trust += ", trusted root " + v.TrustedRoot + " (" + TrustedRootEnv + ")"
 	}
 	return v, trust
@@ -45,9 +45,8 @@ func VerifierFromEnv(root, cosign string) (sign.Verifier, string) {
 // trusted_root.json of Sigstore's TUF repository copied from a machine with network.
 const TrustedRootEnv = "VERIFY_TRUSTED_ROOT"
 
-func verifierFromEnv(root, cosign string) (sign.Verifier, string) {
+func verifierFrom(s settings.Settings, root, cosign string) (sign.Verifier, string) {
 	v := sign.Verifier{Cosign: cosign}
-	s := envcfg.Current()
 	switch {
 	case s.VerifyKey != "":
 		v.Key = s.VerifyKey
@@ -109,7 +108,7 @@ const (
 	BuilderEnv    = "VERIFY_BUILDER_ID"
 )
 
-// ExpectationFromEnv chooses what verify requires of the provenance, and describes where each
+// ExpectationFrom chooses what verify requires of the provenance, and describes where each
 // part came from:
 //   - the repository: VERIFY_SOURCE_REPOSITORY, else the one a keyless identity names
 //     (https://github.com/OWNER/REPO/.github/workflows/...), else this checkout's (sourceRepository);
@@ -117,10 +116,9 @@ const (
 //     to verify a downloaded release);
 //   - the builder: VERIFY_BUILDER_ID, else the keyless identity (the workflow that signed is the
 //     one that built), else inside GitHub Actions this workflow, else provenance.LocalBuilder.
-func ExpectationFromEnv(ctx context.Context, root string, v sign.Verifier) (Expectation, string, error) {
+func ExpectationFrom(ctx context.Context, s settings.Settings, root string, v sign.Verifier) (Expectation, string, error) {
 	var e Expectation
 	var from []string
-	s := envcfg.Current()
 	// pick sets dst from env, else from the first default with a value, and records which.
 	type option struct{ value, from string }
 	pick := func(dst *string, env, what string, defaults ...option) {
@@ -171,18 +169,18 @@ func ExpectationFromEnv(ctx context.Context, root string, v sign.Verifier) (Expe
 }
 
 // VerifyDist is `mage verify`: it checks the release in dist/ against its signed contents and
-// VerifierFromEnv's trust, prints what it checked and fails naming every artifact that does
+// VerifierFrom's trust, prints what it checked and fails naming every artifact that does
 // not verify.
-func VerifyDist(ctx context.Context, root, cosign, crane string, out io.Writer) error {
-	v, trust := VerifierFromEnv(root, cosign)
+func VerifyDist(ctx context.Context, s settings.Settings, root, cosign, crane string, out io.Writer) error {
+	v, trust := VerifierFrom(s, root, cosign)
 	if err := v.Check(); err != nil {
 		return err
 	}
-	want, from, err := ExpectationFromEnv(ctx, root, v)
+	want, from, err := ExpectationFrom(ctx, s, root, v)
 	if err != nil {
 		return err
 	}
-	dist := project.DistDir(root)
+	dist := project.DistFor(root, s)
 	fmt.Fprintf(out, "verifying %s against %s\nprovenance must say: %s (%s)\n", dist, trust, want, from)
 	// A local release's images live in the project's loopback registry: make sure it answers.
 	// (The contents are read unverified here only to learn that; Verify checks them first.)

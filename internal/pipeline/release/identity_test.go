@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
-func TestVerifierFromEnv(t *testing.T) {
+func TestVerifierFrom(t *testing.T) {
 	reset := func() {
 		for _, k := range []string{"VERIFY_KEY", "COSIGN_KEY", "VERIFY_CERT_IDENTITY", "VERIFY_CERT_ISSUER",
 			"GITHUB_WORKFLOW_REF", "GITHUB_SERVER_URL", "ACTIONS_ID_TOKEN_REQUEST_URL"} {
@@ -21,7 +22,7 @@ func TestVerifierFromEnv(t *testing.T) {
 	}
 
 	reset()
-	v, _ := VerifierFromEnv("/src", "cosign")
+	v, _ := VerifierFrom(settings.Current(), "/src", "cosign")
 	if v.Key != filepath.Join("/src", ".slipway", "cosign.pub") {
 		t.Errorf("default: key %q, want the project-local public key", v.Key)
 	}
@@ -29,13 +30,13 @@ func TestVerifierFromEnv(t *testing.T) {
 	reset()
 	t.Setenv("COSIGN_KEY", "/secrets/cosign.key") // a file: its public half is not derivable here
 	t.Setenv("VERIFY_KEY", "/keys/release.pub")
-	if v, _ := VerifierFromEnv("/src", "cosign"); v.Key != "/keys/release.pub" {
+	if v, _ := VerifierFrom(settings.Current(), "/src", "cosign"); v.Key != "/keys/release.pub" {
 		t.Errorf("VERIFY_KEY: key %q", v.Key)
 	}
 
 	reset()
 	t.Setenv("COSIGN_KEY", "awskms:///alias/release")
-	if v, _ := VerifierFromEnv("/src", "cosign"); v.Key != "awskms:///alias/release" {
+	if v, _ := VerifierFrom(settings.Current(), "/src", "cosign"); v.Key != "awskms:///alias/release" {
 		t.Errorf("KMS COSIGN_KEY: key %q", v.Key)
 	}
 
@@ -43,7 +44,7 @@ func TestVerifierFromEnv(t *testing.T) {
 	t.Setenv("GITHUB_SERVER_URL", "https://github.com")
 	t.Setenv("GITHUB_WORKFLOW_REF", "acme/widget/.github/workflows/release.yml@refs/tags/v1.2.3")
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "https://token.example")
-	v, _ = VerifierFromEnv("/src", "cosign")
+	v, _ = VerifierFrom(settings.Current(), "/src", "cosign")
 	if v.Key != "" || v.CertIdentity != "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1.2.3" ||
 		v.CertIssuer != GitHubIssuer {
 		t.Errorf("in the release workflow: %+v", v)
@@ -51,21 +52,21 @@ func TestVerifierFromEnv(t *testing.T) {
 
 	// An explicit identity wins over the workflow's own, and half an identity fails Check.
 	t.Setenv("VERIFY_CERT_IDENTITY", "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1.0.0")
-	v, _ = VerifierFromEnv("/src", "cosign")
+	v, _ = VerifierFrom(settings.Current(), "/src", "cosign")
 	if err := v.Check(); err == nil {
 		t.Errorf("identity without issuer passed Check: %+v", v)
 	}
 }
 
 // VERIFY_TRUSTED_ROOT reaches every cosign command line, with a key or keyless.
-func TestVerifierFromEnvTakesATrustedRoot(t *testing.T) {
+func TestVerifierFromTakesATrustedRoot(t *testing.T) {
 	for _, k := range []string{"VERIFY_KEY", "COSIGN_KEY", "GITHUB_WORKFLOW_REF", "ACTIONS_ID_TOKEN_REQUEST_URL"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("VERIFY_CERT_IDENTITY", "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1.2.3")
 	t.Setenv("VERIFY_CERT_ISSUER", GitHubIssuer)
 	t.Setenv(TrustedRootEnv, "/media/usb/trusted_root.json")
-	v, trust := VerifierFromEnv("/src", "cosign")
+	v, trust := VerifierFrom(settings.Current(), "/src", "cosign")
 	if v.TrustedRoot != "/media/usb/trusted_root.json" || !strings.Contains(trust, "trusted root /media/usb/trusted_root.json (VERIFY_TRUSTED_ROOT)") {
 		t.Fatalf("verifier %+v, %q", v, trust)
 	}
@@ -76,7 +77,7 @@ func TestVerifierFromEnvTakesATrustedRoot(t *testing.T) {
 
 // What the provenance must say comes from the settings, else from the signer's identity, else
 // from this checkout and machine, and each source is named.
-func TestExpectationFromEnv(t *testing.T) {
+func TestExpectationFrom(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "go.mod"), "module github.com/acme/widget\n\ngo 1.26\n")
@@ -88,7 +89,7 @@ func TestExpectationFromEnv(t *testing.T) {
 	local := sign.Verifier{Key: "cosign.pub"}
 
 	reset()
-	if _, _, err := ExpectationFromEnv(ctx, root, local); err == nil || !strings.Contains(err.Error(), root+" is not a git checkout with a commit: set VERIFY_SOURCE_COMMIT") {
+	if _, _, err := ExpectationFrom(ctx, settings.Current(), root, local); err == nil || !strings.Contains(err.Error(), root+" is not a git checkout with a commit: set VERIFY_SOURCE_COMMIT") {
 		t.Fatalf("outside a checkout: %v", err)
 	}
 	for _, args := range [][]string{{"init", "-q"}, {"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "x"}} {
@@ -101,7 +102,7 @@ func TestExpectationFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e, from, err := ExpectationFromEnv(ctx, root, local)
+	e, from, err := ExpectationFrom(ctx, settings.Current(), root, local)
 	want := Expectation{Repository: "https://github.com/acme/widget", Commit: head, BuilderID: provenance.LocalBuilder}
 	if err != nil || e != want || from != "repository of this checkout, commit is this checkout's HEAD, builder is a local build" {
 		t.Fatalf("a local release: %+v (%s), %v; want %+v", e, from, err, want)
@@ -109,7 +110,7 @@ func TestExpectationFromEnv(t *testing.T) {
 
 	// A downloaded keyless release: its workflow is the builder, its repository the source.
 	keyless := sign.Verifier{CertIdentity: "https://github.com/acme/fork/.github/workflows/release.yml@refs/tags/v1.2.3", CertIssuer: GitHubIssuer}
-	e, _, err = ExpectationFromEnv(ctx, root, keyless)
+	e, _, err = ExpectationFrom(ctx, settings.Current(), root, keyless)
 	if err != nil || e.Repository != "https://github.com/acme/fork" || e.BuilderID != keyless.CertIdentity || e.Commit != head {
 		t.Fatalf("a keyless release: %+v, %v", e, err)
 	}
@@ -119,7 +120,7 @@ func TestExpectationFromEnv(t *testing.T) {
 		"GITHUB_WORKFLOW_REF": "acme/widget/.github/workflows/release.yml@refs/tags/v1.2.3", "GITHUB_RUN_ID": "1", "GITHUB_RUN_ATTEMPT": "1"} {
 		t.Setenv(k, v)
 	}
-	if e, _, err = ExpectationFromEnv(ctx, root, local); err != nil || e.BuilderID != "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1.2.3" {
+	if e, _, err = ExpectationFrom(ctx, settings.Current(), root, local); err != nil || e.BuilderID != "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1.2.3" {
 		t.Fatalf("in CI: %+v, %v", e, err)
 	}
 
@@ -127,7 +128,7 @@ func TestExpectationFromEnv(t *testing.T) {
 	t.Setenv(RepositoryEnv, "https://git.example/widget")
 	t.Setenv(CommitEnv, strings.Repeat("a", 40))
 	t.Setenv(BuilderEnv, "https://ci.example/builder")
-	e, from, err = ExpectationFromEnv(ctx, root, keyless)
+	e, from, err = ExpectationFrom(ctx, settings.Current(), root, keyless)
 	if err != nil || e != (Expectation{"https://git.example/widget", strings.Repeat("a", 40), "https://ci.example/builder"}) ||
 		from != "repository from VERIFY_SOURCE_REPOSITORY, commit from VERIFY_SOURCE_COMMIT, builder from VERIFY_BUILDER_ID" {
 		t.Fatalf("settings: %+v (%s), %v", e, from, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
@@ -33,7 +33,8 @@ type inputs struct {
 	build     []string
 	platforms []string // what goreleaser builds: build:all's default matrix
 	gitEnv    []string
-	epoch     string // SOURCE_DATE_EPOCH: the commit time
+	epoch     string            // SOURCE_DATE_EPOCH: the commit time
+	cfg       settings.Settings // the run's settings
 
 	goreleaser, cosign, trivy, crane, govulncheck string
 }
@@ -55,7 +56,8 @@ func prepare(ctx context.Context, c *stage.Context) (inputs, error) {
 	if err := CheckConfig(c.Root, bs.platforms); err != nil {
 		return in, err
 	}
-	in.state = ReadState(c.Offline)
+	in.cfg = c.Settings
+	in.state = ReadState(c.Settings)
 	in.state.Tag, in.state.Dirty = bs.exactTag, bs.dirty
 
 	for name, dst := range map[string]*string{"goreleaser": &in.goreleaser, "cosign": &in.cosign, "trivy": &in.trivy, "crane": &in.crane, "govulncheck": &in.govulncheck} {
@@ -68,8 +70,8 @@ func prepare(ctx context.Context, c *stage.Context) (inputs, error) {
 
 // buildInputs are the inputs of a goreleaser build of the checkout at root stamped stamp: the
 // build settings and the git remote.
-func buildInputs(ctx context.Context, root string, stamp version.Stamp) (inputs, settings, error) {
-	bs, err := buildSettings(ctx, root, stamp)
+func buildInputs(ctx context.Context, root string, stamp version.Stamp) (inputs, buildConfig, error) {
+	bs, err := readBuildConfig(ctx, root, stamp)
 	if err != nil {
 		return inputs{}, bs, err
 	}
@@ -128,7 +130,7 @@ func ensureTools(ctx context.Context, o Options) (string, error) {
 func (in inputs) goreleaserEnv(publish bool) []string {
 	// goreleaser's sboms and signs find trivy and cosign on PATH.
 	return append(in.buildEnv(publish),
-		"PATH="+filepath.Dir(in.trivy)+string(os.PathListSeparator)+filepath.Dir(in.cosign)+string(os.PathListSeparator)+envcfg.Current().Path)
+		"PATH="+filepath.Dir(in.trivy)+string(os.PathListSeparator)+filepath.Dir(in.cosign)+string(os.PathListSeparator)+in.cfg.Path)
 }
 
 // buildEnv is the part of goreleaserEnv its builds read.
@@ -154,10 +156,10 @@ type imageInfra struct {
 // release's images go to its staging repository.
 func (f *flow) imageInfra() []stage.Stage {
 	var list []stage.Stage
-	if f.o.Offline {
-		list = append(list, stage.Stage{Name: stage.StandInBase, OneOff: true, Skip: f.skippedBy("images"), Run: func(ctx context.Context, c *stage.Context) (string, error) {
-			return "", standin.Ensure(ctx, c.Root, c.Out, image.Distroless)
-		}})
+	if f.o.Settings.Offline {
+		s := standin.Stage(image.Distroless)
+		s.Skip = f.skippedBy("images")
+		list = append(list, s)
 	}
 	return append(list, stage.Stage{Name: stage.ImageInfra, Skip: f.skippedBy("images"), Run: f.startImageInfra})
 }
@@ -168,7 +170,7 @@ func (f *flow) startImageInfra(ctx context.Context, c *stage.Context) (string, e
 		return "", err
 	}
 	f.infra.registry = reg
-	src, err := image.SourceFromEnv(reg.Addr, f.in.crane)
+	src, err := image.SourceFrom(c.Settings, reg.Addr, f.in.crane)
 	if err != nil {
 		return "", err
 	}
@@ -176,7 +178,7 @@ func (f *flow) startImageInfra(ctx context.Context, c *stage.Context) (string, e
 	if err != nil {
 		return "", err
 	}
-	if base.StandIn && !c.Offline && !image.ShipStandIns() {
+	if base.StandIn && !c.Settings.Offline && !image.ShipStandIns(c.Settings) {
 		return "", fmt.Errorf("the base image %s is an offline stand-in for %s: a release ships real base images; "+
 			"use the upstream image or a mirror (%s), or set %s=1 for a local release on purpose", base.Ref, image.Distroless, image.MirrorEnv, image.OfflineEnv)
 	}
@@ -188,7 +190,7 @@ func (f *flow) startImageInfra(ctx context.Context, c *stage.Context) (string, e
 	f.infra.env = []string{"SLIPWAY_IMAGE=" + repo, "SLIPWAY_BASE_IMAGE=" + base.Ref}
 	note := "registry " + reg.Addr + "; base " + base.Ref
 	switch {
-	case base.StandIn && image.ShipStandIns():
+	case base.StandIn && image.ShipStandIns(c.Settings):
 		note += " (STAND-IN, shipped anyway: " + image.ShipStandInsEnv + "=1, TEST ONLY)"
 	case base.StandIn:
 		note += " (offline STAND-IN)"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 )
 
@@ -49,7 +50,7 @@ func TestGoreleaserBuildEnvIsTheReleasesEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stamp, err := stage.New(root, io.Discard, false).Stamp(ctx)
+	stamp, err := stage.New(root, io.Discard, settings.Settings{}).Stamp(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // State is what decides between publishing and a local release, read from git and the
@@ -21,14 +21,13 @@ type State struct {
 }
 
 // ReadState fills the environment part of State; the caller adds Tag and Dirty from git.
-func ReadState(offline bool) State {
-	s := envcfg.Current()
+func ReadState(s settings.Settings) State {
 	return State{
 		Registry:  strings.TrimSuffix(s.Registry, "/"),
 		CosignKey: s.CosignKey,
 		// GitHub Actions with `permissions: id-token: write`, or a token handed to cosign.
 		OIDC:     s.ActionsIDTokenRequestURL != "" || s.SigstoreToken != "",
-		Offline:  offline,
+		Offline:  s.Offline,
 		TagBuild: s.GitHubRefType == "tag",
 	}
 }

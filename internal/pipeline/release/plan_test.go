@@ -1,6 +1,7 @@
 package release
 
 import (
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"strings"
 	"testing"
 )
@@ -89,7 +90,7 @@ func TestReadStateFromEnvironment(t *testing.T) {
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "https://token.example")
 	t.Setenv("SIGSTORE_ID_TOKEN", "")
 	t.Setenv("GITHUB_REF_TYPE", "branch")
-	s := ReadState(false)
+	s := ReadState(settings.Current())
 	if s.Registry != "ghcr.io/acme" || !s.OIDC || s.TagBuild || s.Offline {
 		t.Fatalf("ReadState = %+v", s)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/preflight"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
@@ -26,16 +25,16 @@ func Preflight(ctx context.Context, o Options) error {
 		dirs = append(dirs, c)
 	}
 	checks := []preflight.Check{preflight.FreeDisk(minFree, dirs...)}
-	st := ReadState(o.Offline)
+	st := ReadState(o.Settings)
 	// A KMS key has no password; keyless CI signing has no key.
 	if !o.Skip.Has("sign") && !strings.Contains(st.CosignKey, "://") && (st.CosignKey != "" || !st.OIDC) {
-		checks = append(checks, passwordCheck(o.Root, st.CosignKey))
+		checks = append(checks, passwordCheck(o.Root, st.CosignKey, o.Settings.CosignPassword))
 	}
 	if !o.Skip.Has("images") {
 		// The run proof starts every platform image with Docker.
 		checks = append(checks, preflight.Docker(), registry.PortCheck(project.StateDir(o.Root)))
-		if !o.Offline {
-			src, err := image.SourceFromEnv(registry.Addr(), "")
+		if !o.Settings.Offline {
+			src, err := image.SourceFrom(o.Settings, o.Settings.RegistryAddr, "")
 			if err != nil {
 				return err
 			}
@@ -47,14 +46,14 @@ func Preflight(ctx context.Context, o Options) error {
 
 // passwordCheck: COSIGN_PASSWORD must be set for a key file, and must open the key if it exists
 // and cosign is installed (otherwise the check repeats once cosign is built, before goreleaser).
-func passwordCheck(root, key string) preflight.Check {
+func passwordCheck(root, key string, password bool) preflight.Check {
 	pair := sign.LocalKey(root)
 	why := "it encrypts the local signing key " + pair.Private + " (made on first use)"
 	if key != "" {
 		pair = sign.KeyPair{Private: key}
 		why = "it decrypts COSIGN_KEY=" + key
 	}
-	env := preflight.Env(sign.PasswordEnv, envcfg.Current().CosignPassword, why)
+	env := preflight.Env(sign.PasswordEnv, password, why)
 	return preflight.Check{Name: "signing key password", Run: func(ctx context.Context) error {
 		if err := env.Run(ctx); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // Forgetting COSIGN_PASSWORD, or a mirror that does not answer, fails the preflight at once,
@@ -30,7 +31,7 @@ func TestPreflightNamesTheFixBeforeBuilding(t *testing.T) {
 	t.Setenv("SLIPWAY_REGISTRY_ADDR", closed)
 	root := t.TempDir()
 	var out bytes.Buffer
-	err = Preflight(context.Background(), Options{Root: root, Out: &out})
+	err = Preflight(context.Background(), Options{Root: root, Out: &out, Settings: settings.Current()})
 	if err == nil {
 		t.Fatalf("preflight passed:\n%s", out.String())
 	}
@@ -41,7 +42,7 @@ func TestPreflightNamesTheFixBeforeBuilding(t *testing.T) {
 	}
 	// SKIP=sign,images leaves nothing to check but the disk.
 	out.Reset()
-	if err := Preflight(context.Background(), Options{Root: root, Out: &out, Skip: Skips{"sign", "images"}}); err != nil {
+	if err := Preflight(context.Background(), Options{Root: root, Out: &out, Settings: settings.Current(), Skip: Skips{"sign", "images"}}); err != nil {
 		t.Errorf("with SKIP=sign,images: %v\n%s", err, out.String())
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
-	envcfg "github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -83,7 +82,7 @@ func (f *flow) publishStages() []stage.Stage {
 			return "", err
 		}
 		f.verifier = pub.verifier
-		if image.ShipStandIns() {
+		if image.ShipStandIns(c.Settings) {
 			fmt.Fprintf(c.Out, "!! TEST ONLY (%s=1): images built on stand-in base images will be published\n", image.ShipStandInsEnv)
 		}
 		if pub.github == nil {
@@ -124,27 +123,27 @@ const TlogEnv = project.EnvPrefix + "SIGN_TLOG"
 // credentials, and the GitHub release (or why there is none).
 func preparePublishing(ctx context.Context, o Options, in inputs) (publishing, error) {
 	pub := publishing{target: in.state.Registry + "/" + project.Name, tags: imageTags(in.version), tag: in.state.Tag}
-	tlog, err := signTlog(in.state.CosignKey)
+	tlog, err := signTlog(o.Settings.SignTlog, in.state.CosignKey)
 	if err != nil {
 		return pub, err
 	}
 	pub.signer = sign.Signer{Cosign: in.cosign, Key: in.state.CosignKey, Tlog: tlog}
-	pub.verifier, pub.trust = VerifierFromEnv(o.Root, in.cosign)
-	if envcfg.Current().VerifyKey == "" && pub.verifier.Key == sign.LocalKey(o.Root).Public {
+	pub.verifier, pub.trust = VerifierFrom(o.Settings, o.Root, in.cosign)
+	if o.Settings.VerifyKey == "" && pub.verifier.Key == sign.LocalKey(o.Root).Public {
 		return pub, errors.New("a publishing release verifies what it signed against what users will verify with, and nothing names it: " +
 			"set VERIFY_KEY to the public key of COSIGN_KEY (or VERIFY_CERT_IDENTITY and VERIFY_CERT_ISSUER for a keyless signer)")
 	}
 	if err := pub.verifier.Check(); err != nil {
 		return pub, err
 	}
-	if image.ShipStandIns() && in.state.TagBuild {
+	if image.ShipStandIns(o.Settings) && in.state.TagBuild {
 		return pub, fmt.Errorf("%s is set in a CI build of a tag: it is for the pipeline's own tests and never ships a real release; unset it", image.ShipStandInsEnv)
 	}
 	cfg, err := readConfig(o.Root)
 	if err != nil {
 		return pub, err
 	}
-	pub.github, pub.noGitHub, err = GitHubFromEnv(cfg.Release.GitHub.Owner, cfg.Release.GitHub.Name, in.state.TagBuild)
+	pub.github, pub.noGitHub, err = GitHubFrom(o.Settings, cfg.Release.GitHub.Owner, cfg.Release.GitHub.Name, in.state.TagBuild)
 	if err != nil {
 		return pub, err
 	}
@@ -157,8 +156,8 @@ func preparePublishing(ctx context.Context, o Options, in inputs) (publishing, e
 	return pub, nil
 }
 
-func signTlog(key string) (bool, error) {
-	switch v := envcfg.Current().SignTlog; v {
+func signTlog(v, key string) (bool, error) {
+	switch v {
 	case "true":
 		return true, nil
 	case "false":

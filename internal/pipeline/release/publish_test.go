@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // Promotion tags what ko tags in the staging registry: .goreleaser.yaml's kos.tags and
@@ -50,8 +51,11 @@ func TestSignTlog(t *testing.T) {
 		{"", "k", true, false}, {"true", "", true, false}, {"false", "k", false, false},
 		{"false", "", false, true}, {"no", "k", false, true},
 	} {
-		t.Setenv(TlogEnv, c.v)
-		got, err := signTlog(c.key)
+		s, err := settings.Load([]string{TlogEnv + "=" + c.v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := signTlog(s.SignTlog, c.key)
 		if got != c.want || (err != nil) != c.err {
 			t.Errorf("%s=%q key=%q: %v, %v", TlogEnv, c.v, c.key, got, err)
 		}
@@ -102,13 +106,13 @@ func TestPreparePublishingRefusesBeforeBuilding(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	t.Setenv("COSIGN_KEY", in.state.CosignKey)
-	if _, err := preparePublishing(context.Background(), Options{Root: root}, in); err == nil || !strings.Contains(err.Error(), "VERIFY_KEY") {
+	if _, err := preparePublishing(context.Background(), Options{Root: root, Settings: settings.Current()}, in); err == nil || !strings.Contains(err.Error(), "VERIFY_KEY") {
 		t.Fatalf("no VERIFY_KEY: %v", err)
 	}
 	t.Setenv("VERIFY_KEY", "/keys/cosign.pub")
 	t.Setenv(image.ShipStandInsEnv, "1")
 	in.state.TagBuild = true
-	if _, err := preparePublishing(context.Background(), Options{Root: root}, in); err == nil || !strings.Contains(err.Error(), image.ShipStandInsEnv) {
+	if _, err := preparePublishing(context.Background(), Options{Root: root, Settings: settings.Current()}, in); err == nil || !strings.Contains(err.Error(), image.ShipStandInsEnv) {
 		t.Fatalf("stand-ins in a tag build: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
@@ -29,10 +30,10 @@ import (
 
 // Options are the settings of one release.
 type Options struct {
-	Root    string
-	Out     io.Writer // progress and the summary
-	Skip    Skips
-	Offline bool
+	Root     string
+	Out      io.Writer // progress and the summary
+	Skip     Skips
+	Settings settings.Settings // the run's, read once by the caller
 }
 
 // flow is one release: its stages share what they read and make through it.
@@ -56,7 +57,7 @@ type flow struct {
 }
 
 func newFlow(o Options) *flow {
-	f := &flow{o: o, c: stage.New(o.Root, o.Out, o.Offline)}
+	f := &flow{o: o, c: stage.New(o.Root, o.Out, o.Settings)}
 	if o.Skip.Has("scan") {
 		f.b.noVEX = "govulncheck did not run (SKIP=scan)"
 		f.b.notScanned = errors.New("the scan was skipped (SKIP=scan)")
@@ -234,8 +235,8 @@ func (f *flow) build() []stage.Stage {
 	}
 	return append(list,
 		stage.Stage{Name: stage.ImageSBOMs, Skip: f.skippedBy("images", "sbom"), Run: f.imageSBOMs},
-		stage.Stage{Name: stage.RunProof, Run: func(ctx context.Context, _ *stage.Context) (string, error) {
-			return runProof(ctx, f.o, f.in, !f.o.Skip.Has("images"), f.pub != nil)
+		stage.Stage{Name: stage.RunProof, Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			return runProof(ctx, f.o, c.Dist, f.in, !f.o.Skip.Has("images"), f.pub != nil)
 		}},
 		stage.Stage{Name: stage.Provenance, Run: f.provenance},
 		stage.Stage{Name: stage.Govulncheck, Skip: f.skippedBy("scan"), Run: func(ctx context.Context, _ *stage.Context) (string, error) {
@@ -359,15 +360,15 @@ func baseImage(infra imageInfra) string {
 // architecture (natively, or emulated through binfmt_misc and QEMU), as runproof does for
 // `mage verify:run`. Where emulation is missing that artifact is NOT RUN: loud in a local
 // release, a refusal in a publishing one.
-func runProof(ctx context.Context, o Options, in inputs, withImages, publish bool) (string, error) {
+func runProof(ctx context.Context, o Options, dist string, in inputs, withImages, publish bool) (string, error) {
 	ps, err := platform.ParseList(strings.Join(in.platforms, ","))
 	if err != nil {
 		return "", err
 	}
 	c := runproof.Checker{Crane: in.crane}
-	res, err := c.Binaries(ctx, project.DistDir(o.Root), ps, in.tag)
+	res, err := c.Binaries(ctx, dist, ps, in.tag)
 	if withImages {
-		recs, rerr := ReadImages(project.DistDir(o.Root))
+		recs, rerr := ReadImages(dist)
 		if rerr != nil {
 			return "", rerr
 		}
@@ -428,7 +429,7 @@ func (f *flow) contents(name string) stage.Stage {
 func (f *flow) verify(name string) stage.Stage {
 	return stage.Stage{Name: name, Skip: f.skippedBy("verify"), Run: func(ctx context.Context, c *stage.Context) (string, error) {
 		var err error
-		f.checked, err = Verify(ctx, c.Dist, f.verifier, f.in.crane, f.b.signer != nil)
+		f.checked, err = Verify(ctx, c.Settings, c.Dist, f.verifier, f.in.crane, f.b.signer != nil)
 		if f.snapshot {
 			return "checksums and SBOMs", err
 		}
@@ -507,7 +508,7 @@ func (f *flow) snapshotStages() []stage.Stage {
 		{Name: stage.Prepare, Run: func(ctx context.Context, c *stage.Context) (string, error) {
 			var err error
 			f.in, err = prepare(ctx, c)
-			f.verifier, _ = VerifierFromEnv(f.o.Root, f.in.cosign)
+			f.verifier, _ = VerifierFrom(f.o.Settings, f.o.Root, f.in.cosign)
 			return "", err
 		}},
 		{Name: stage.Goreleaser, Run: f.goreleaser},

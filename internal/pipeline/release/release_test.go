@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 )
 
@@ -55,7 +56,7 @@ func TestTheStagesOfEachKindOfRelease(t *testing.T) {
 	}{
 		{"head", Options{}, (*flow).head, head},
 		{"local", Options{}, (*flow).local, "signing key, image registry and base, " + build + ", contents, verify"},
-		{"local offline", Options{Offline: true}, (*flow).local, "signing key, offline stand-in base, image registry and base, " + build + ", contents, verify"},
+		{"local offline", Options{Settings: settings.Settings{Offline: true}}, (*flow).local, "signing key, offline stand-in base, image registry and base, " + build + ", contents, verify"},
 		{"local SKIP=sign,sbom", Options{Skip: Skips{"sign", "sbom"}}, (*flow).local,
 			"signing key, image registry and base, signatures, SBOMs, " + build + ", contents, verify"},
 		{"publishing", Options{}, func(f *flow) []stage.Stage { f.pub = &publishing{}; return f.publishStages() },

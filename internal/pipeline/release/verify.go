@@ -20,6 +20,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -48,15 +49,15 @@ type Checked struct {
 // archive, the SLSA provenance of every archive; and in their registries every image it lists:
 // the index by digest with the recorded platform manifests, every recorded tag still pointing at
 // it, its signature, a verified SBOM attestation on every platform, and provenance and VEX
-// attestations on the index and every platform. Provenance must say what ExpectationFromEnv
-// expects. Every failure is reported, each naming the artifact. With signatures false (a
+// attestations on the index and every platform. Provenance must say what ExpectationFrom
+// expects (with settings s). Every failure is reported, each naming the artifact. With signatures false (a
 // snapshot, or a release run with SKIP=sign) no signature or attestation is checked, and the
 // notes say so.
-func Verify(ctx context.Context, dist string, v sign.Verifier, crane string, signatures bool) (Checked, error) {
+func Verify(ctx context.Context, s settings.Settings, dist string, v sign.Verifier, crane string, signatures bool) (Checked, error) {
 	var want Expectation
 	if signatures {
 		var err error
-		if want, _, err = ExpectationFromEnv(ctx, filepath.Dir(dist), v); err != nil {
+		if want, _, err = ExpectationFrom(ctx, s, filepath.Dir(dist), v); err != nil {
 			return Checked{}, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -153,7 +154,7 @@ func TestVerifyChecksCheckumsSignature(t *testing.T) {
 func TestVerifyWithoutSignaturesSaysSo(t *testing.T) {
 	f := newFixture(t, false)
 	os.Remove(f.path(artifact.ContentsFile + artifact.BundleSuffix))
-	c, err := Verify(context.Background(), f.dist, f.verifier(), f.crane, false)
+	c, err := Verify(context.Background(), settings.Current(), f.dist, f.verifier(), f.crane, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestVerifyWithoutSignaturesSaysSo(t *testing.T) {
 		t.Fatalf("notes %q do not say the signatures were skipped", c.Notes)
 	}
 	f.write("slipway_1.0.0_windows_amd64.zip", "zip bytez")
-	if _, err := Verify(context.Background(), f.dist, f.verifier(), f.crane, false); err == nil || !strings.Contains(err.Error(), "slipway_1.0.0_windows_amd64.zip: sha256") {
+	if _, err := Verify(context.Background(), settings.Current(), f.dist, f.verifier(), f.crane, false); err == nil || !strings.Contains(err.Error(), "slipway_1.0.0_windows_amd64.zip: sha256") {
 		t.Fatalf("an unsigned release with a changed archive: %v", err)
 	}
 }
@@ -246,7 +247,7 @@ func TestVerifyChecksEveryImageInItsRegistry(t *testing.T) {
 	// Without signatures, an unsigned image passes (SKIP=sign), and the notes say so.
 	f := newFixture(t, true)
 	f.deleteCosignTag(f.image.Digest)
-	c, err := Verify(ctx, f.dist, f.verifier(), f.crane, false)
+	c, err := Verify(ctx, settings.Current(), f.dist, f.verifier(), f.crane, false)
 	if err != nil || !strings.Contains(strings.Join(c.Notes, "\n"), "signatures NOT CHECKED") {
 		t.Fatalf("unsigned image without signature checks: %+v, %v", c.Notes, err)
 	}

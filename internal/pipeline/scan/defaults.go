@@ -51,7 +51,7 @@ func Defaults(ctx context.Context, root string, s settings.Settings) (Options, e
 		Offline:      s.Offline,
 		DBRepository: db,
 		ConfigFiles:  ConfigFiles,
-		Govulncheck:  GovulncheckIn(root, s.Offline),
+		Govulncheck:  GovulncheckIn(root, s),
 		Out:          os.Stdout,
 	}, nil
 }
@@ -71,7 +71,7 @@ func dbRepository(ctx context.Context, root string, s settings.Settings) (string
 		}
 		addr = reg.Addr
 	}
-	src, err := image.SourceFromEnv(addr, "")
+	src, err := image.SourceFrom(s, addr, "")
 	if err != nil || src.Mirror == "" {
 		return "", err
 	}
@@ -81,13 +81,13 @@ func dbRepository(ctx context.Context, root string, s settings.Settings) (string
 // GovulncheckIn runs `mage vuln`'s check (the pinned govulncheck, reachability-aware) over the
 // module in dir, for the verdict beside Trivy's. Offline without a Go vulnerability database it
 // reports NOT RUN, exactly as `mage vuln` does.
-func GovulncheckIn(dir string, offline bool) func(context.Context, io.Writer) (Status, error) {
+func GovulncheckIn(dir string, s settings.Settings) func(context.Context, io.Writer) (Status, error) {
 	return func(ctx context.Context, out io.Writer) (Status, error) {
 		bin, err := tools.Path(ctx, dir, "govulncheck")
 		if err != nil {
 			return Status{}, err
 		}
-		r, err := quality.Vuln(ctx, bin, dir, offline)
+		r, err := quality.Vuln(ctx, bin, dir, s)
 		if err != nil {
 			return Status{}, err
 		}

@@ -145,8 +145,9 @@ func Run(ctx context.Context, o Options) (Verdict, error) {
 	defer os.RemoveAll(g.partial)
 
 	// The inner stages' progress goes nowhere: a release runs the gate as its one stage "scan",
-	// and its output (which the end-to-end tests read) is the tables and the verdict line.
-	_, err := stage.Run(ctx, stage.New(o.Root, io.Discard, o.Offline), g.stages())
+	// and its output (which the end-to-end tests read) is the tables and the verdict line. They
+	// read the gate's options, not the run's settings, so their context holds only the root.
+	_, err := stage.Run(ctx, &stage.Context{Root: o.Root, Out: io.Discard}, g.stages())
 	return g.v, err
 }
 

@@ -99,9 +99,9 @@ func ParseList(s string) ([]Platform, error) {
 	return out, nil
 }
 
-// FromEnv returns the platforms named by $PLATFORMS, whose default is Default.
-func FromEnv() ([]Platform, error) {
-	ps, err := ParseList(settings.Current().Platforms)
+// From returns the platforms named by $PLATFORMS in s, whose default is Default.
+func From(s settings.Settings) ([]Platform, error) {
+	ps, err := ParseList(s.Platforms)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvVar, err)
 	}

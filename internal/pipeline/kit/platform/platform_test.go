@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 func TestParse(t *testing.T) {
@@ -83,18 +85,23 @@ func TestDefaultRoundTrips(t *testing.T) {
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	got, err := FromEnv()
+func TestFrom(t *testing.T) {
+	from := func(v string) ([]Platform, error) {
+		s, err := settings.Load([]string{EnvVar + "=" + v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return From(s)
+	}
+	got, err := from("")
 	if err != nil || !slices.Equal(got, Default) {
-		t.Errorf("unset: FromEnv() = %v, %v; want Default", got, err)
+		t.Errorf("unset: From() = %v, %v; want Default", got, err)
 	}
 
-	t.Setenv(EnvVar, "linux/amd64, linux/arm64,")
-	got, err = FromEnv()
+	got, err = from("linux/amd64, linux/arm64,")
 	want := []Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}
 	if err != nil || !slices.Equal(got, want) {
-		t.Errorf("narrowed: FromEnv() = %v, %v; want %v", got, err, want)
+		t.Errorf("narrowed: From() = %v, %v; want %v", got, err, want)
 	}
 
 	for in, wantErr := range map[string]string{
@@ -102,8 +109,7 @@ func TestFromEnv(t *testing.T) {
 		"linux/amd64,bogus":       `PLATFORMS: platform "bogus"`,
 		",":                       "no platforms listed",
 	} {
-		t.Setenv(EnvVar, in)
-		if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), wantErr) {
+		if _, err := from(in); err == nil || !strings.Contains(err.Error(), wantErr) {
 			t.Errorf("PLATFORMS=%q: error = %v, want it to contain %q", in, err, wantErr)
 		}
 	}

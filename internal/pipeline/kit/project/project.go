@@ -35,9 +35,12 @@ func Root() (string, error) {
 }
 
 // DistDir is where builds, archives and reports go: dist/ at the root, or $SLIPWAY_DIST.
-func DistDir(root string) string {
-	if d := settings.Current().Dist; d != "" {
-		return d
+func DistDir(root string) string { return DistFor(root, settings.Current()) }
+
+// DistFor is DistDir with settings s.
+func DistFor(root string, s settings.Settings) string {
+	if s.Dist != "" {
+		return s.Dist
 	}
 	return filepath.Join(root, "dist")
 }
@@ -55,12 +58,6 @@ func LogFile(root, name string) (*os.File, error) {
 		return nil, err
 	}
 	return os.Create(filepath.Join(dir, name+".log"))
-}
-
-// Offline reports SLIPWAY_OFFLINE: upstream images come from stand-ins in the local registry and
-// checks that need a database not present locally report NOT RUN instead of failing.
-func Offline() bool {
-	return settings.Current().Offline
 }
 
 func isFile(p string) bool {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
@@ -18,11 +19,11 @@ import (
 // Context is what every stage of one run shares. Make it once per run (New): the version stamp
 // and the tool paths are then looked up once however many stages ask.
 type Context struct {
-	Root      string     // the checkout
-	Dist      string     // where the run writes what it makes (project.DistDir)
-	Offline   bool       // SLIPWAY_OFFLINE, as the caller read it
-	Out       io.Writer  // progress, and whatever the stages print
-	Artifacts []Artifact // what the stages made so far, in order
+	Root      string            // the checkout
+	Dist      string            // where the run writes what it makes: dist/, or SLIPWAY_DIST
+	Settings  settings.Settings // read once by the caller (the magefile: settings.Init)
+	Out       io.Writer         // progress, and whatever the stages print
+	Artifacts []Artifact        // what the stages made so far, in order
 
 	stamp    *version.Stamp
 	toolPath map[string]string
@@ -35,9 +36,9 @@ type Artifact struct {
 	Kind string // what it is, in the producer's words: "provenance", "VEX", "image SBOM", ...
 }
 
-// New makes the context of one run of the checkout at root.
-func New(root string, out io.Writer, offline bool) *Context {
-	return &Context{Root: root, Dist: project.DistDir(root), Offline: offline, Out: out}
+// New makes the context of one run of the checkout at root with settings s.
+func New(root string, out io.Writer, s settings.Settings) *Context {
+	return &Context{Root: root, Dist: project.DistFor(root, s), Settings: s, Out: out}
 }
 
 // Stamp is the checkout's version stamp, from `git describe` on first use only: every stage of

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // fake is a stage that records that it ran, in ran.
@@ -115,7 +116,7 @@ func TestStampIsReadOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(root, &bytes.Buffer{}, false)
+	c := New(root, &bytes.Buffer{}, settings.Settings{})
 	first, err := c.Stamp(context.Background())
 	if err != nil || first.Version == "" {
 		t.Fatalf("Stamp = %+v, %v", first, err)

@@ -33,6 +33,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/debian"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
@@ -393,14 +394,15 @@ func (b *builder) goroot(l *layer, arch string) error {
 	return nil
 }
 
-// Ensure builds the stand-ins of refs on first use: with SLIPWAY_OFFLINE=1, when any is
+// Ensure builds the stand-ins of refs on first use: offline (SLIPWAY_OFFLINE=1 in c), when any is
 // missing from the project's registry, so `mage release` or `mage docker:build` works on a
 // fresh clone with no separate `mage setup`. Stand-ins that are there are used as they are;
 // checking that they are current is setup's slower job.
-func Ensure(ctx context.Context, root string, out io.Writer, refs ...image.Ref) error {
-	if !project.Offline() {
+func Ensure(ctx context.Context, c *stage.Context, refs ...image.Ref) error {
+	if !c.Settings.Offline {
 		return nil
 	}
+	root, out := c.Root, c.Out
 	addr, crane, err := projectRegistry(ctx, root)
 	if err != nil {
 		return err
@@ -411,6 +413,15 @@ func Ensure(ctx context.Context, root string, out io.Writer, refs ...image.Ref) 
 	}
 	fmt.Fprintf(out, "offline: building the stand-ins for %s (one-off; `mage setup` refreshes them)\n", joinRefs(missing))
 	return build(ctx, root, out, Options{Only: missing})
+}
+
+// Stage is Ensure as a run's stage, skipped online: the one-off build of the stand-ins of refs.
+func Stage(refs ...image.Ref) stage.Stage {
+	return stage.Stage{Name: stage.StandInBase, OneOff: true,
+		Skip: func(c *stage.Context) (string, bool) { return "online: upstream base images", !c.Settings.Offline },
+		Run: func(ctx context.Context, c *stage.Context) (string, error) {
+			return "", Ensure(ctx, c, refs...)
+		}}
 }
 
 // projectRegistry starts the project's registry if need be and installs crane, which talks to it.

@@ -12,9 +12,9 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
-// settings are the build core's definitions the release passes to goreleaser, and the git
+// buildConfig is the build core's definitions the release passes to goreleaser, and the git
 // state the publishing decision needs.
-type settings struct {
+type buildConfig struct {
 	version   string    // the stamp's version, e.g. v1.2.3 or v1.2.3-4-gabc1234
 	exactTag  string    // the v* tag on HEAD, "" when there is none
 	dirty     bool      // anything `git status` shows, untracked files included (as goreleaser checks)
@@ -25,21 +25,21 @@ type settings struct {
 	platforms []string  // build:all's default matrix, which .goreleaser.yaml must list
 }
 
-func buildSettings(ctx context.Context, root string, stamp version.Stamp) (settings, error) {
+func readBuildConfig(ctx context.Context, root string, stamp version.Stamp) (buildConfig, error) {
 	env, err := gobuild.ReleaseEnv(stamp)
 	if err != nil {
-		return settings{}, err
+		return buildConfig{}, err
 	}
 	date, err := time.Parse(time.RFC3339, stamp.Date)
 	if err != nil {
-		return settings{}, fmt.Errorf("version stamp date %q: %w (is this a git checkout with commits?)", stamp.Date, err)
+		return buildConfig{}, fmt.Errorf("version stamp date %q: %w (is this a git checkout with commits?)", stamp.Date, err)
 	}
 	repo := git.Repo{Dir: root}
 	changes, err := repo.Changes(ctx)
 	if err != nil {
-		return settings{}, err
+		return buildConfig{}, err
 	}
-	s := settings{
+	s := buildConfig{
 		version:  stamp.Version,
 		exactTag: repo.ExactTag(ctx),
 		dirty:    len(changes) > 0,
