@@ -30,7 +30,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
@@ -190,13 +189,14 @@ func Clean(ctx context.Context) error {
 	if err := registry.StopProject(project.StateDir(root), os.Stdout); err != nil {
 		return err
 	}
-	fmt.Println("removing", project.DistDir(root))
-	return os.RemoveAll(project.DistDir(root))
+	dist := project.DistDir(root, cfg)
+	fmt.Println("removing", dist)
+	return os.RemoveAll(dist)
 }
 
 // Version prints the version stamp the next build will link in.
 func Version(ctx context.Context) error {
-	s, err := version.Describe(ctx, root)
+	s, err := newRun().Stamp(ctx)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func Vuln(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := quality.Vuln(ctx, bin, root, cfg)
+	res, err := quality.Vuln(ctx, root, bin, cfg)
 	if err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func (Release) Snapshot(ctx context.Context) error {
 // build:all and that every tool the release needs is installed.
 func (Release) Check(ctx context.Context) error {
 	defer lock.Hold(ctx, "release:check")()
-	return release.Check(ctx, root, os.Stdout)
+	return release.Check(ctx, newRun())
 }
 
 // Release verifies the release in dist/ (alias: `mage verify`) against its signed list of

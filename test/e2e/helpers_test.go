@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 )
 
 // Helpers shared by the end-to-end tests.
@@ -47,10 +47,7 @@ func runMage(dir string, env []string, target string) (string, error) {
 // and shares the pinned tools already built (building them again takes half an hour).
 func freshClone(t *testing.T) string {
 	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	clone := filepath.Join(t.TempDir(), "slipway")
 	git(t, "", "clone", "--quiet", root, clone)
 	files := git(t, root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")

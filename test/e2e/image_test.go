@@ -29,6 +29,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/docker"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
@@ -48,10 +49,7 @@ type imageFixture struct {
 func newImageFixture(t testing.TB, out io.Writer) *imageFixture {
 	t.Helper()
 	ctx := context.Background()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	f := &imageFixture{root: root, arch: runtime.GOARCH, registry: startRegistry(t)}
 	crane := toolstest.Path(t, "crane")
 	// The package cache is the checkout's, so the Debian packages are fetched once per machine.
@@ -59,7 +57,7 @@ func newImageFixture(t testing.TB, out io.Writer) *imageFixture {
 		Cache: filepath.Join(project.StateDir(root), "standin"), Out: out}); err != nil {
 		t.Fatal(err)
 	}
-	stamp, err := version.Describe(ctx, root)
+	stamp, err := version.Describe(ctx, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +288,7 @@ func dockerRunEndToEnd(t *testing.T, f *imageFixture) {
 		t.Fatalf("a %s container exists already: `mage docker:stop` it before running the tests", image.DevContainer)
 	}
 	clone := freshClone(t)
-	stamp, err := version.Describe(ctx, clone)
+	stamp, err := version.Describe(ctx, clone, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -407,7 +407,7 @@ func TestLocalRelease(t *testing.T) {
 		}
 		released := remoteConfig(t, crane, native)
 
-		stamp, err := version.Describe(ctx, clone)
+		stamp, err := version.Describe(ctx, clone, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
@@ -175,10 +175,7 @@ func startRegistry(t testing.TB) string {
 //	go test -tags e2e -run '^$' -bench ScanGate -benchtime 5x ./test/e2e
 func BenchmarkScanGate(b *testing.B) {
 	ctx := context.Background()
-	root, err := project.Root()
-	if err != nil {
-		b.Fatal(err)
-	}
+	root := projecttest.Root(b)
 	crane := toolstest.Path(b, "crane")
 	reg := startRegistry(b)
 	sev, err := scan.ParseSeverities("")
@@ -245,13 +242,10 @@ func fixtureDB(t testing.TB, crane, reg string) string {
 // artifact Trivy downloads.
 func trivyDB(t testing.TB, crane, repo, module, advisory string) string {
 	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	layout := filepath.Join(t.TempDir(), "trivy-db")
 	ctx := context.Background()
-	err = run.Cmd{Dir: filepath.Join(root, "tools", "trivydb-fixture"), Env: []string{"GOFLAGS=-mod=readonly"}}.Run(ctx,
+	err := run.Cmd{Dir: filepath.Join(root, "tools", "trivydb-fixture"), Env: []string{"GOFLAGS=-mod=readonly"}}.Run(ctx,
 		"go", "run", ".", "-out", layout, "-module", module, "-vulnerable", "< 99.0.0", "-id", advisory, "-severity", "HIGH")
 	if err != nil {
 		t.Fatal(err)
@@ -266,14 +260,11 @@ func trivyDB(t testing.TB, crane, repo, module, advisory string) string {
 // running as a non-root user, and returns it by digest. crane builds it: no Docker needed.
 func scanTestImage(t testing.TB, crane, reg string) string {
 	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "modapp")
-	err = run.Cmd{Dir: root, Env: []string{"CGO_ENABLED=0"}}.Run(ctx, "go", "build", "-trimpath", "-o", bin, "./test/e2e/testdata/modapp")
+	err := run.Cmd{Dir: root, Env: []string{"CGO_ENABLED=0"}}.Run(ctx, "go", "build", "-trimpath", "-o", bin, "./test/e2e/testdata/modapp")
 	if err != nil {
 		t.Fatal(err)
 	}

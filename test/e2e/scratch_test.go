@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
@@ -23,10 +23,7 @@ import (
 // filesystem, and stop on `docker stop` with status 0.
 func TestServiceRunsFromScratch(t *testing.T) {
 	ctx := context.Background()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	dir := t.TempDir()
 	if err := (run.Cmd{Dir: root, Env: []string{"CGO_ENABLED=0"}}).Run(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "slipway"), "./cmd/slipway"); err != nil {
 		t.Fatal(err)

@@ -59,7 +59,7 @@ func TestVEXDecidesTrivy(t *testing.T) {
 	verdict := func(symbol string) quality.VulnResult {
 		db := vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9001", Module: fixtureModule,
 			Package: fixtureModule + "/semver", Symbols: []string{symbol}, Aliases: []string{fixtureAdvisory}})
-		r, err := quality.Vuln(ctx, govulncheck, clone, settings.Settings{Offline: true, VulnDB: db}, "./test/e2e/testdata/modapp")
+		r, err := quality.Vuln(ctx, clone, govulncheck, settings.Settings{Offline: true, VulnDB: db}, "./test/e2e/testdata/modapp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestScanGateReadsTheVEXDocument(t *testing.T) {
 	gate := func(t *testing.T, symbol string) (scan.Verdict, error) {
 		goDB := vulndbtest.Write(t, vulndbtest.Advisory{ID: "GO-2099-9002", Module: vexModule,
 			Package: vexModule, Symbols: []string{symbol}, Aliases: []string{vexAdvisory}})
-		r, err := quality.Vuln(ctx, govulncheck, clone, settings.Settings{Offline: true, VulnDB: goDB})
+		r, err := quality.Vuln(ctx, clone, govulncheck, settings.Settings{Offline: true, VulnDB: goDB})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func newPeer(ctx context.Context, b *bencher, ps []platform.Platform) (peer, err
 	if err := os.WriteFile(p.config, cfg, 0o644); err != nil {
 		return peer{}, err
 	}
-	p.env, err = release.GoreleaserBuildEnv(ctx, b.o.Root)
+	p.env, err = release.GoreleaserBuildEnv(ctx, b.c)
 	return p, err
 }
 

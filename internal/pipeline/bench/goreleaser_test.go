@@ -10,13 +10,11 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 )
 
 func TestGoreleaserConfigPointsDistAndTargetsElsewhere(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	src, err := os.ReadFile(filepath.Join(root, ".goreleaser.yaml"))
 	if err != nil {
 		t.Fatal(err)

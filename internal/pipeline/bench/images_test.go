@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
@@ -18,10 +18,7 @@ import (
 func TestDockerBuildsKeepGOPROXYOffTheCommandLine(t *testing.T) {
 	const proxy = "https://bench-user:s3cret-token@proxy.example.com/go"
 	t.Setenv("GOPROXY", proxy) // what `go env GOPROXY` reports
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	ctx := context.Background()
 	// Upstream base images: resolving them needs no registry.
 	b := testBencher(t)

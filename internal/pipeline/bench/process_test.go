@@ -2,7 +2,7 @@ package bench
 
 import (
 	"context"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"io"
@@ -133,9 +133,6 @@ func TestServiceRunsAsAProcess(t *testing.T) {
 // testBencher is a bencher of this checkout with no output.
 func testBencher(t *testing.T) *bencher {
 	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	return &bencher{o: Options{Root: root}, work: t.TempDir(), c: stage.New(root, io.Discard, settings.Settings{})}
 }

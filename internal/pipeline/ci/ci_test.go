@@ -11,17 +11,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"gopkg.in/yaml.v3"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 )
-
-func root(t *testing.T) string {
-	t.Helper()
-	r, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 func TestParseTargets(t *testing.T) {
 	got, err := ParseTargets(filepath.Join("testdata", "magefile"))
@@ -45,7 +36,7 @@ func TestParseTargets(t *testing.T) {
 
 // The real check: every workflow step runs an existing mage target.
 func TestWorkflowsRunExistingMageTargets(t *testing.T) {
-	r := root(t)
+	r := projecttest.Root(t)
 	targets, err := ParseTargets(r)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +124,7 @@ func TestCheckDocCommand(t *testing.T) {
 
 // Dependabot must watch every module: a tool module it misses would stay pinned forever.
 func TestDependabotCoversEveryModule(t *testing.T) {
-	r := root(t)
+	r := projecttest.Root(t)
 	data, err := os.ReadFile(filepath.Join(r, ".github", "dependabot.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +198,7 @@ func TestDependabotCoversEveryModule(t *testing.T) {
 // A v* tag must not publish a commit that has not passed CI: release.yml's release job waits
 // for lint, the tests and the end-to-end tests, run for the tagged commit.
 func TestReleaseWaitsForLintTestAndE2E(t *testing.T) {
-	r := root(t)
+	r := projecttest.Root(t)
 	targets, err := ParseTargets(r)
 	if err != nil {
 		t.Fatal(err)

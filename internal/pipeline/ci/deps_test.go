@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
@@ -43,7 +44,7 @@ func TestServicePackages(t *testing.T) {
 // The pipeline (its packages and the magefile) links none of the service's packages, and so
 // none of what they import. The standard library is not listed: it is shared by definition.
 func TestPipelineLinksNoServicePackage(t *testing.T) {
-	r := root(t)
+	r := projecttest.Root(t)
 	for _, args := range [][]string{
 		{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./internal/pipeline/..."},
 		{"list", "-tags", "mage", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "."},

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
@@ -66,7 +68,7 @@ func examples(text string) (commands, spans map[int][]string) {
 // the tree: every mage command names targets that exist, with their arguments, and every
 // repository path in inline code exists.
 func TestDocsNameExistingTargetsAndPaths(t *testing.T) {
-	root := root(t)
+	root := projecttest.Root(t)
 	targets, err := ParseTargets(root)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +95,7 @@ func TestDocsCheckFindsDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, _ := checkDoc(t, root(t), filepath.Join("testdata", "drift.md"), targets)
+	problems, _ := checkDoc(t, projecttest.Root(t), filepath.Join("testdata", "drift.md"), targets)
 	got := strings.Join(problems, "\n")
 	for _, want := range []string{
 		`drift.md:3: ` + "`go run mage.go publish`: no mage target \"publish\"",
@@ -121,7 +123,7 @@ func checkDoc(t *testing.T, root, file string, targets Targets) (problems []stri
 	if rel, err := filepath.Rel(root, file); err == nil && !strings.HasPrefix(rel, "..") && filepath.IsAbs(file) {
 		name = rel
 	}
-	generated := map[string]bool{filepath.Base(project.DistDir(root)): true, filepath.Base(project.StateDir(root)): true}
+	generated := map[string]bool{filepath.Base(project.DistDir(root, settings.Settings{})): true, filepath.Base(project.StateDir(root)): true}
 	check := func(n int, cmd string, complete bool) (isMage bool) {
 		isMage, err := CheckDocCommand(cmd, targets, complete)
 		if isMage {
@@ -180,7 +182,7 @@ func TestDocExamplesUseFlagsThePinnedToolsHave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the pinned tools the docs use (cosign, crane) on first use")
 	}
-	root := root(t)
+	root := projecttest.Root(t)
 	checked := 0
 	for _, f := range docs(t, root) {
 		data, err := os.ReadFile(f)

@@ -69,7 +69,7 @@ func ChooseImage(s settings.Settings, root string) (artifact.Image, error) {
 		}
 		return img, nil
 	}
-	return ReleasedImage(project.DistFor(root, s))
+	return ReleasedImage(project.DistDir(root, s))
 }
 
 // Overlay is DEPLOY_OVERLAY (a directory relative to root) or DefaultOverlay.

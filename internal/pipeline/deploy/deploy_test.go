@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
@@ -88,12 +89,9 @@ func TestChooseImagePrefersDeployImage(t *testing.T) {
 
 func kustomize(t *testing.T) (bin, root string) {
 	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root = projecttest.Root(t)
 	// The pinned kustomize builds on first use (under a minute) and is cached in .slipway/tools.
-	bin, err = tools.Path(context.Background(), root, "kustomize")
+	bin, err := tools.Path(context.Background(), root, "kustomize")
 	if err != nil {
 		t.Fatal(err)
 	}

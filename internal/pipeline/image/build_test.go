@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 )
 
 func TestWithoutCacheMounts(t *testing.T) {
@@ -25,10 +25,7 @@ func TestWithoutCacheMounts(t *testing.T) {
 
 // The project's Dockerfile loses its cache mounts and nothing else.
 func TestWithoutCacheMountsOnTheDockerfile(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	data, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildinfo"
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
@@ -136,7 +136,7 @@ func TestCheckShippable(t *testing.T) {
 
 // The Dockerfiles' ARG defaults are the same references as the Go code.
 func TestDockerfileDefaultsMatchRefs(t *testing.T) {
-	root := repoRoot(t)
+	root := projecttest.Root(t)
 	for file, args := range map[string]map[string]Ref{
 		"Dockerfile":            {"GO_IMAGE": Go, "RUNTIME_IMAGE": Alpine},
 		"Dockerfile.distroless": {"BASE_IMAGE": Distroless},
@@ -165,7 +165,7 @@ func TestDockerfileDefaultsMatchRefs(t *testing.T) {
 
 // The multi-stage Dockerfile builds with exactly `mage build:all`'s flags.
 func TestDockerfileBuildFlagsMatchGobuild(t *testing.T) {
-	text := readFile(t, filepath.Join(repoRoot(t), "Dockerfile"))
+	text := readFile(t, filepath.Join(projecttest.Root(t), "Dockerfile"))
 	stamp := version.Stamp{Version: "${VERSION}", Commit: "${COMMIT}", Date: "${DATE}"}
 	ld, err := gobuild.LDFlags(stamp)
 	if err != nil {
@@ -181,15 +181,6 @@ func TestDockerfileBuildFlagsMatchGobuild(t *testing.T) {
 	if !strings.Contains(text, buildinfo.VersionVar) {
 		t.Errorf("Dockerfile does not stamp %s", buildinfo.VersionVar)
 	}
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func readFile(t *testing.T, p string) string {

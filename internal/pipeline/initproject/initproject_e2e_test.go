@@ -14,17 +14,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
 // TestInitOnACopyOfThisRepository runs init on a copy of the real repository (every file git
 // tracks or would track), then checks the result is a working service of the new name.
 func TestInitOnACopyOfThisRepository(t *testing.T) {
-	src, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := projecttest.Root(t)
 	if cur, err := Current(src); err != nil || cur != Template {
 		t.Skipf("this repository is %+v (%v), not the template: init, and this test of it, apply to the template only", cur, err)
 	}

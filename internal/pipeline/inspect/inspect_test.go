@@ -12,7 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/pipeline/gobuild"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 )
 
@@ -140,10 +140,7 @@ func TestCheckDylibs(t *testing.T) {
 // Dist checks the service as gobuild builds it: static and stamped with the version built.
 func TestDist(t *testing.T) {
 	p := platform.Host()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	dist := t.TempDir()
 	if _, err := gobuild.Build(context.Background(), gobuild.Options{Root: root, Dist: dist, Platforms: []platform.Platform{p}, Stamp: stamp}); err != nil {
 		t.Fatal(err)

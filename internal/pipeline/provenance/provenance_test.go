@@ -16,7 +16,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
@@ -34,10 +34,7 @@ const (
 // and go.mod lines.
 func rootFile(t *testing.T, name string) []byte {
 	t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	data, err := os.ReadFile(filepath.Join(root, name))
 	if err != nil {
 		t.Fatal(err)
@@ -293,10 +290,7 @@ func TestFromEnvGitHubActions(t *testing.T) {
 }
 
 func TestPinnedTools(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	got, err := PinnedTools(root)
 	if err != nil {
 		t.Fatal(err)

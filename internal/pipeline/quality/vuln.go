@@ -70,7 +70,7 @@ func (r VulnResult) Err() error {
 // advisories whose code is never called are listed in Imported. Offline (s.Offline) with no
 // database configured it does not run and says why (NotRun); a database that cannot be read
 // or reached is an error, offline or not, since someone configured or expects it.
-func Vuln(ctx context.Context, bin, dir string, s settings.Settings, patterns ...string) (VulnResult, error) {
+func Vuln(ctx context.Context, dir, bin string, s settings.Settings, patterns ...string) (VulnResult, error) {
 	db, err := vulnDB(s.VulnDB)
 	if err != nil {
 		return VulnResult{}, err

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality/vulndbtest"
@@ -33,11 +33,8 @@ func pinnedTool(t *testing.T, name string) (bin, root string) {
 	if testing.Short() {
 		t.Skip("-short: runs the pinned " + name)
 	}
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err = tools.Path(context.Background(), root, name)
+	root = projecttest.Root(t)
+	bin, err := tools.Path(context.Background(), root, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +51,7 @@ func TestVulnFailsOnCalledSymbol(t *testing.T) {
 		// Imported by the service, but this function is never called.
 		advisory("GO-2099-0002", promhttp, "InstrumentRoundTripperDuration"),
 	)
-	res, err := Vuln(context.Background(), bin, root, settings.Settings{Offline: true, VulnDB: vulnDB})
+	res, err := Vuln(context.Background(), root, bin, settings.Settings{Offline: true, VulnDB: vulnDB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +94,7 @@ func TestVulnPassesWhenSymbolUnreachable(t *testing.T) {
 		// In a module the service requires, but nothing imports the push package.
 		advisory("GO-2099-0003", promModule+"/prometheus/push", "New"),
 	)
-	res, err := Vuln(context.Background(), bin, root, settings.Settings{VulnDB: vulnDB}, service)
+	res, err := Vuln(context.Background(), root, bin, settings.Settings{VulnDB: vulnDB}, service)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +116,7 @@ func TestVulnPassesWhenSymbolUnreachable(t *testing.T) {
 
 func TestVulnOfflineWithoutDBIsNotRun(t *testing.T) {
 	// No binary is needed: the check stops before running anything.
-	res, err := Vuln(context.Background(), "/nonexistent/govulncheck", t.TempDir(), settings.Settings{Offline: true})
+	res, err := Vuln(context.Background(), t.TempDir(), "/nonexistent/govulncheck", settings.Settings{Offline: true})
 	if err != nil || res.Ran || res.Failed() || res.Err() != nil {
 		t.Fatalf("offline without a database: %+v, %v", res, err)
 	}
@@ -153,7 +150,7 @@ func TestVulnUnreachableDBIsAnError(t *testing.T) {
 		{"unknown scheme", "ftp://example.org/db", false, "want file:///path"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Vuln(context.Background(), "/nonexistent/govulncheck", t.TempDir(), settings.Settings{Offline: c.offline, VulnDB: c.db})
+			_, err := Vuln(context.Background(), t.TempDir(), "/nonexistent/govulncheck", settings.Settings{Offline: c.offline, VulnDB: c.db})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want an error containing %q, got %v", c.want, err)
 			}
@@ -178,7 +175,7 @@ func TestVulnReportsWhyGovulncheckFailed(t *testing.T) {
 		}
 	}
 	vulnDB := vulndbtest.Write(t, advisory("GO-2099-0001", promhttp, "HandlerFor"))
-	_, err := Vuln(context.Background(), bin, mod, settings.Settings{VulnDB: vulnDB})
+	_, err := Vuln(context.Background(), mod, bin, settings.Settings{VulnDB: vulnDB})
 	if err == nil || !strings.Contains(err.Error(), "undefined: notDefined") || strings.Contains(err.Error(), `"config"`) {
 		t.Fatalf("want govulncheck's own explanation, got %v", err)
 	}

@@ -116,7 +116,7 @@ func attestProvenance(ctx context.Context, dist, version, crane string, signer s
 // govulncheck runs the release's vulnerability reachability check once: the VEX document is made
 // of its verdict, and the scan gate reports it beside Trivy's.
 func govulncheck(ctx context.Context, o Options, in inputs) (quality.VulnResult, string, error) {
-	r, err := quality.Vuln(ctx, in.govulncheck, o.Root, o.Settings)
+	r, err := quality.Vuln(ctx, o.Root, in.govulncheck, o.Settings)
 	if err != nil {
 		return r, "", err
 	}

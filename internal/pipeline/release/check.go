@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 )
 
 // Needs are the pinned tools a full release runs.
@@ -19,7 +18,8 @@ var Needs = []string{"goreleaser", "cosign", "trivy", "crane", "registry", "govu
 // Check is `mage release:check`: goreleaser's own config check (which also fails on deprecated
 // settings), .goreleaser.yaml against build:all, and every tool, binary and permission the
 // release needs, each listed; it installs nothing.
-func Check(ctx context.Context, root string, out io.Writer) error {
+func Check(ctx context.Context, c *stage.Context) error {
+	root, out := c.Root, c.Out
 	var problems []string
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	report := func(what, state string, err error) {
@@ -55,7 +55,7 @@ func Check(ctx context.Context, root string, out io.Writer) error {
 			fmt.Fprintf(out, "goreleaser check: %s is valid\n", ConfigFile)
 		}
 	}
-	stamp, err := version.Describe(ctx, root)
+	stamp, err := c.Stamp(ctx)
 	if err != nil {
 		return err
 	}

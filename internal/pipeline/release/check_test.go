@@ -6,17 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 )
 
 func TestCheckNamesAMissingTool(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	t.Setenv("CRANE_BIN", "/nonexistent/crane")
 	var out bytes.Buffer
-	err = Check(context.Background(), root, &out)
+	err := Check(context.Background(), stage.New(root, &out, settings.Current()))
 	if err == nil || !strings.Contains(err.Error(), "crane") {
 		t.Fatalf("Check with crane missing: %v\n%s", err, out.String())
 	}

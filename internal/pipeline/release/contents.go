@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/oci"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
@@ -29,9 +30,11 @@ var predicateURIs = map[string]string{
 // checksums.txt with its bundle (when signed), the provenance statement and its bundle (signed),
 // the VEX document or why there is none; unless archivesOnly, every image index goreleaser
 // pushed, the tags that point at it in its registry and its platform manifests, the image SBOMs
-// (as ImageSBOMs named them) and, when signed, every attestation with its digests.
-func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly bool, b built) (artifact.Contents, error) {
+// (as ImageSBOMs named them) and, when signed, every attestation with its digests. What the
+// stages made beside goreleaser's files (provenance, VEX, image SBOMs) is made.
+func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly bool, b built, made stage.Artifacts) (artifact.Contents, error) {
 	signed := b.signer != nil
+	prov, vex := made.Name(artifact.KindProvenance), made.Name(artifact.KindVEX)
 	c := artifact.Contents{Schema: artifact.ContentsSchema, Version: version, ArchivesOnly: archivesOnly}
 	sums := filepath.Join(dist, artifact.ChecksumsFile)
 	listed, err := readChecksums(sums)
@@ -60,14 +63,14 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly b
 	if signed {
 		others[artifact.ChecksumsFile+artifact.BundleSuffix] = artifact.KindSignature
 	}
-	if b.provenance != "" {
-		others[b.provenance] = artifact.KindProvenance
+	if prov != "" {
+		others[prov] = artifact.KindProvenance
 		if signed {
-			others[b.provenance+artifact.BundleSuffix] = artifact.KindAttestation
+			others[prov+artifact.BundleSuffix] = artifact.KindAttestation
 		}
 	}
-	if b.vex != "" {
-		others[b.vex] = artifact.KindVEX
+	if vex != "" {
+		others[vex] = artifact.KindVEX
 	} else if c.NoVEX = b.noVEX; c.NoVEX == "" {
 		return c, errors.New("the release made no VEX document and says not why (a stage that skips it must give the reason)")
 	}
@@ -96,7 +99,12 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly b
 		return c, err
 	}
 	sboms := map[string]artifact.File{}
-	for _, f := range b.imageSBOMs {
+	for _, a := range made.Of(artifact.KindImageSBOM) {
+		f, err := fileDigest(a.Path)
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", a.Name, err)
+		}
+		f.Name = a.Name
 		sboms[f.Name] = f
 	}
 	for _, r := range recs {
@@ -117,11 +125,11 @@ func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly b
 		var atts []artifact.Attestation
 		for _, subject := range append([]string{img.Digest}, digestsOf(img.Platforms)...) {
 			ref := img.Repo + "@" + subject
-			if b.provenance != "" {
-				atts = append(atts, artifact.Attestation{Image: ref, Type: artifact.ProvenanceType, File: b.provenance})
+			if prov != "" {
+				atts = append(atts, artifact.Attestation{Image: ref, Type: artifact.ProvenanceType, File: prov})
 			}
-			if b.vex != "" {
-				atts = append(atts, artifact.Attestation{Image: ref, Type: artifact.VEXType, File: b.vex})
+			if vex != "" {
+				atts = append(atts, artifact.Attestation{Image: ref, Type: artifact.VEXType, File: vex})
 			}
 		}
 		for _, p := range img.Platforms {

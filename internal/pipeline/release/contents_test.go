@@ -156,7 +156,7 @@ func TestContentsOfRefusesAnInconsistentBuild(t *testing.T) {
 	f := newFixture(t, true)
 	list := func() error {
 		s := f.signer(f.ours)
-		_, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, false, built{signer: &s, noVEX: "not made"})
+		_, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, false, built{signer: &s, noVEX: "not made"}, nil)
 		return err
 	}
 	if err := list(); err != nil {

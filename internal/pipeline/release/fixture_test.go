@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/artifact"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/provenance"
@@ -171,10 +172,7 @@ var fixtureExpectation = Expectation{Repository: "https://github.com/slipway-dev
 // checkout's go.sum.
 func (f *fixture) provenanceInputs() provenance.Inputs {
 	f.t.Helper()
-	root, err := project.Root()
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	root := projecttest.Root(f.t)
 	goSum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		f.t.Fatal(err)
@@ -234,8 +232,14 @@ func (f *fixture) writeVEX(k sign.KeyPair) {
 func (f *fixture) relist() {
 	f.t.Helper()
 	s := f.signer(f.ours)
-	b := built{signer: &s, imageSBOMs: f.sboms, provenance: artifact.ProvenanceName("slipway", fixtureVersion), vex: artifact.VEXName("slipway", fixtureVersion)}
-	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, f.image.Digest == "", b)
+	made := stage.Artifacts{
+		{Name: artifact.ProvenanceName("slipway", fixtureVersion), Kind: artifact.KindProvenance},
+		{Name: artifact.VEXName("slipway", fixtureVersion), Kind: artifact.KindVEX},
+	}
+	for _, sb := range f.sboms {
+		made = append(made, stage.Artifact{Name: sb.Name, Path: f.path(sb.Name), Kind: artifact.KindImageSBOM})
+	}
+	c, err := contentsOf(context.Background(), f.dist, fixtureVersion, f.crane, f.image.Digest == "", built{signer: &s}, made)
 	if err != nil {
 		f.t.Fatal(err)
 	}

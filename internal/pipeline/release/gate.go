@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
 )
@@ -18,8 +17,7 @@ import (
 // govulncheck found present but never called no longer fails it, a called one still does. It
 // returns a one-line note for the summary and, when the vulnerability scanners did not both run,
 // why (a publishing release refuses to go out then).
-func scanGate(ctx context.Context, o Options, in inputs, vexFile string, vuln quality.VulnResult) (note string, notScanned error, err error) {
-	dist := project.DistDir(o.Root)
+func scanGate(ctx context.Context, o Options, dist string, in inputs, vexFile string, vuln quality.VulnResult) (note string, notScanned error, err error) {
 	recs, err := ReadImages(dist)
 	if err != nil {
 		return "", nil, err

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/platform"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -91,10 +91,7 @@ func render(args []string, env []string) []string {
 // them); its cosign flags must be the sign package's, for the local key (offline) and for a
 // publishing key alike.
 func TestGoreleaserSignsLikeTheSignPackage(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	c, err := readConfig(root)
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +157,7 @@ func TestSectionTimerTimesGoreleaserPipes(t *testing.T) {
 
 // The checked-in .goreleaser.yaml builds build:all's default matrix.
 func TestGoreleaserBuildsTheDefaultMatrix(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	var names []string
 	for _, p := range platform.Default {
 		names = append(names, p.String())

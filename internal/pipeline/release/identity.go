@@ -180,7 +180,7 @@ func VerifyDist(ctx context.Context, s settings.Settings, root, cosign, crane st
 	if err != nil {
 		return err
 	}
-	dist := project.DistFor(root, s)
+	dist := project.DistDir(root, s)
 	fmt.Fprintf(out, "verifying %s against %s\nprovenance must say: %s (%s)\n", dist, trust, want, from)
 	// A local release's images live in the project's loopback registry: make sure it answers.
 	// (The contents are read unverified here only to learn that; Verify checks them first.)

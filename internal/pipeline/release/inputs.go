@@ -98,14 +98,14 @@ func GitRemoteEnv(ctx context.Context, root string) ([]string, error) {
 }
 
 // GoreleaserBuildEnv is the environment the release runs goreleaser in, as `goreleaser build`
-// of the checkout at root needs it: goreleaserEnv without the tools on PATH, which only its
+// of the run c needs it: goreleaserEnv without the tools on PATH, which only its
 // sboms and signs use. The bench's goreleaser contender builds with it.
-func GoreleaserBuildEnv(ctx context.Context, root string) ([]string, error) {
-	stamp, err := version.Describe(ctx, root)
+func GoreleaserBuildEnv(ctx context.Context, c *stage.Context) ([]string, error) {
+	stamp, err := c.Stamp(ctx)
 	if err != nil {
 		return nil, err
 	}
-	in, _, err := buildInputs(ctx, root, stamp)
+	in, _, err := buildInputs(ctx, c.Root, stamp)
 	if err != nil {
 		return nil, err
 	}

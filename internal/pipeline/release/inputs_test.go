@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
@@ -41,16 +41,14 @@ func TestGitRemoteEnv(t *testing.T) {
 
 // What the bench runs goreleaser with is what the release's goreleaser runs see, less PATH.
 func TestGoreleaserBuildEnvIsTheReleasesEnv(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	ctx := context.Background()
-	env, err := GoreleaserBuildEnv(ctx, root)
+	c := stage.New(root, io.Discard, settings.Settings{})
+	env, err := GoreleaserBuildEnv(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stamp, err := stage.New(root, io.Discard, settings.Settings{}).Stamp(ctx)
+	stamp, err := c.Stamp(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

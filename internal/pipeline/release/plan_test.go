@@ -90,6 +90,7 @@ func TestReadStateFromEnvironment(t *testing.T) {
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "https://token.example")
 	t.Setenv("SIGSTORE_ID_TOKEN", "")
 	t.Setenv("GITHUB_REF_TYPE", "branch")
+	t.Setenv("SLIPWAY_OFFLINE", "") // CI runs the tests offline
 	s := ReadState(settings.Current())
 	if s.Registry != "ghcr.io/acme" || !s.OIDC || s.TagBuild || s.Offline {
 		t.Fatalf("ReadState = %+v", s)

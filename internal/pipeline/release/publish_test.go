@@ -10,17 +10,14 @@ import (
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/pipeline/image"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // Promotion tags what ko tags in the staging registry: .goreleaser.yaml's kos.tags and
 // imageTags are one definition, the version and latest unless a pre-release.
 func TestImageTagsAreGoreleasersKosTags(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	c, err := readConfig(root)
 	if err != nil {
 		t.Fatal(err)

@@ -107,7 +107,7 @@ func (f *flow) run(ctx context.Context, stages []stage.Stage) ([]stage.Result, e
 		}
 	}
 	if err != nil && touched {
-		setAsideOnFailure(f.o.Root, &err)
+		setAsideOnFailure(f.o.Root, f.c.Dist, &err)
 	}
 	return out, err
 }
@@ -115,8 +115,7 @@ func (f *flow) run(ctx context.Context, stages []stage.Stage) ([]stage.Result, e
 // setAsideOnFailure moves dist/ to .slipway/failed-release/ when the release failed after
 // goreleaser started writing it. Before that, dist/ still holds whatever was there (say, the
 // last good release) and is left alone, so the caller calls it only then.
-func setAsideOnFailure(root string, err *error) {
-	dist := project.DistDir(root)
+func setAsideOnFailure(root, dist string, err *error) {
 	if *err == nil {
 		return
 	}
@@ -201,10 +200,8 @@ func (f *flow) local() []stage.Stage {
 }
 
 // built is what the goreleaser run and the stages after it made.
+// The files they made (image SBOMs, provenance, VEX) are the run's Artifacts.
 type built struct {
-	imageSBOMs []artifact.File
-	provenance string       // the provenance statement's file name in dist/
-	vex        string       // the VEX document's file name in dist/; "" when none was made
 	noVEX      string       // why there is no VEX document
 	notScanned error        // why the vulnerability scan did not run; nil when it did
 	signer     *sign.Signer // what signed the checksums, images and attestations; nil: unsigned
@@ -293,9 +290,8 @@ func (f *flow) imageSignatures() stage.Stage {
 
 func (f *flow) imageSBOMs(ctx context.Context, c *stage.Context) (string, error) {
 	files, err := ImageSBOMs(ctx, c.Dist, project.Name, f.in.version, f.in.trivy, f.in.crane, f.b.signer)
-	f.b.imageSBOMs = files
 	for _, file := range files {
-		c.Add(stage.Artifact{Name: file.Name, Path: filepath.Join(c.Dist, file.Name), Kind: "image SBOM"})
+		c.Add(stage.Artifact{Name: file.Name, Path: filepath.Join(c.Dist, file.Name), Kind: artifact.KindImageSBOM})
 	}
 	if f.b.signer == nil {
 		return "written, NOT attested (" + f.unsignedWhy() + ")", err
@@ -304,16 +300,16 @@ func (f *flow) imageSBOMs(ctx context.Context, c *stage.Context) (string, error)
 }
 
 func (f *flow) provenance(ctx context.Context, c *stage.Context) (string, error) {
-	var err error
-	if f.b.provenance, err = writeProvenance(ctx, c.Dist, f.in, baseImage(f.infra), f.bt); err != nil {
+	name, err := writeProvenance(ctx, c.Dist, f.in, baseImage(f.infra), f.bt)
+	if err != nil {
 		return "", err
 	}
-	c.Add(stage.Artifact{Name: f.b.provenance, Path: filepath.Join(c.Dist, f.b.provenance), Kind: "provenance"})
+	c.Add(stage.Artifact{Name: name, Path: filepath.Join(c.Dist, name), Kind: artifact.KindProvenance})
 	if f.b.signer == nil {
-		return f.b.provenance + " written, NOT signed (" + f.unsignedWhy() + ")", nil
+		return name + " written, NOT signed (" + f.unsignedWhy() + ")", nil
 	}
 	n, err := attestProvenance(ctx, c.Dist, f.in.version, f.in.crane, *f.b.signer)
-	return fmt.Sprintf("%s signed; %d image attestations", f.b.provenance, n), err
+	return fmt.Sprintf("%s signed; %d image attestations", name, n), err
 }
 
 func (f *flow) vexDocument(ctx context.Context, c *stage.Context) (string, error) {
@@ -322,23 +318,23 @@ func (f *flow) vexDocument(ctx context.Context, c *stage.Context) (string, error
 		return "", stage.CannotRun(f.b.noVEX)
 	}
 	withImages := !f.o.Skip.Has("images")
-	var err error
-	if f.b.vex, err = writeVEX(ctx, c.Dist, f.in, f.vuln, withImages, f.pub != nil); err != nil {
+	name, err := writeVEX(ctx, c.Dist, f.in, f.vuln, withImages, f.pub != nil)
+	if err != nil {
 		return "", err
 	}
-	c.Add(stage.Artifact{Name: f.b.vex, Path: filepath.Join(c.Dist, f.b.vex), Kind: "VEX"})
+	c.Add(stage.Artifact{Name: name, Path: filepath.Join(c.Dist, name), Kind: artifact.KindVEX})
 	switch {
 	case !withImages:
-		return f.b.vex + " written (no images to attest)", nil
+		return name + " written (no images to attest)", nil
 	case f.b.signer == nil:
-		return f.b.vex + " written, NOT attested (" + f.unsignedWhy() + ")", nil
+		return name + " written, NOT attested (" + f.unsignedWhy() + ")", nil
 	}
 	n, err := attestVEX(ctx, c.Dist, f.in.version, f.in.crane, *f.b.signer)
-	return fmt.Sprintf("%s written; %d image attestations", f.b.vex, n), err
+	return fmt.Sprintf("%s written; %d image attestations", name, n), err
 }
 
-func (f *flow) scan(ctx context.Context, _ *stage.Context) (string, error) {
-	note, notScanned, err := scanGate(ctx, f.o, f.in, f.b.vex, f.vuln)
+func (f *flow) scan(ctx context.Context, c *stage.Context) (string, error) {
+	note, notScanned, err := scanGate(ctx, f.o, c.Dist, f.in, c.Artifacts.Name(artifact.KindVEX), f.vuln)
 	f.b.notScanned = notScanned
 	if err == nil && f.pub != nil && notScanned != nil {
 		return note, fmt.Errorf("refusing to publish %s: %w", f.in.version, notScanned)
@@ -414,11 +410,10 @@ func (f *flow) version() string {
 // contents records the release's contents (dist/release.json), signed with the build's signer.
 func (f *flow) contents(name string) stage.Stage {
 	return stage.Stage{Name: name, Run: func(ctx context.Context, c *stage.Context) (string, error) {
-		note, err := recordContents(ctx, c.Dist, f.version(), f.in.crane, f.snapshot || f.o.Skip.Has("images"), f.b)
+		note, err := recordContents(ctx, c.Dist, f.version(), f.in.crane, f.snapshot || f.o.Skip.Has("images"), f.b, c.Artifacts)
 		if err != nil {
 			return "", err
 		}
-		c.Add(stage.Artifact{Name: artifact.ContentsFile, Path: filepath.Join(c.Dist, artifact.ContentsFile), Kind: "contents"})
 		// What the summary lists when the release is not verified (SKIP=verify).
 		f.checked, err = inventory(c.Dist)
 		return note, err
@@ -450,8 +445,8 @@ func (f *flow) summary(results []stage.Result) Summary {
 }
 
 // recordContents writes dist/release.json, signed with the build's signer, and says what it lists.
-func recordContents(ctx context.Context, dist, version, crane string, archivesOnly bool, b built) (string, error) {
-	c, err := contentsOf(ctx, dist, version, crane, archivesOnly, b)
+func recordContents(ctx context.Context, dist, version, crane string, archivesOnly bool, b built, made stage.Artifacts) (string, error) {
+	c, err := contentsOf(ctx, dist, version, crane, archivesOnly, b, made)
 	if err != nil {
 		return "", err
 	}

@@ -146,7 +146,7 @@ func TestAFailedReleaseNeverLeavesACompleteLookingDist(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ok error
-	setAsideOnFailure(f.o.Root, &ok)
+	setAsideOnFailure(f.o.Root, f.c.Dist, &ok)
 	if _, statErr := os.Stat(dist); statErr != nil || ok != nil {
 		t.Fatalf("a successful release moved dist/ (err %v)", ok)
 	}

@@ -46,7 +46,7 @@ func Defaults(ctx context.Context, root string, s settings.Settings) (Options, e
 		Root:         root,
 		Trivy:        bin,
 		CacheDir:     filepath.Join(project.StateDir(root), "trivy"),
-		OutDir:       filepath.Join(project.DistDir(root), "scan"),
+		OutDir:       filepath.Join(project.DistDir(root, s), "scan"),
 		Severities:   sev,
 		Offline:      s.Offline,
 		DBRepository: db,
@@ -87,7 +87,7 @@ func GovulncheckIn(dir string, s settings.Settings) func(context.Context, io.Wri
 		if err != nil {
 			return Status{}, err
 		}
-		r, err := quality.Vuln(ctx, bin, dir, s)
+		r, err := quality.Vuln(ctx, dir, bin, s)
 		if err != nil {
 			return Status{}, err
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools/toolstest"
 )
 
@@ -133,10 +133,7 @@ func TestGateCountsGovulncheck(t *testing.T) {
 // DS-0002, as an independent `trivy config` flags it, and the committed file passes.
 func TestConfigScanCoversBaseImages(t *testing.T) {
 	bin := toolstest.Installed(t, "trivy")
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	const file = ".github/base-images/Dockerfile"
 	if !slices.Contains(ConfigFiles, file) {
 		t.Fatalf("%s is not in ConfigFiles: the gate would not notice Trivy skipping it", file)

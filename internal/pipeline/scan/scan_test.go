@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
@@ -100,10 +100,7 @@ func TestIgnoreListMissingIsEmpty(t *testing.T) {
 
 // The committed ignore list must pass its own rules today, or every scan fails.
 func TestCommittedIgnoreListIsValid(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	_, problems, err := CheckIgnoreList(filepath.Join(root, IgnoreFile), time.Now())
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("%s: %v %v", IgnoreFile, problems, err)
@@ -167,10 +164,7 @@ func TestCoverageNamesUnrecognizedConfig(t *testing.T) {
 // The fixture database is written by trivy-db's code; it must be the trivy-db the pinned Trivy
 // reads, or the fixture could pass a schema the real scanner rejects.
 func TestFixtureDBMatchesPinnedTrivy(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	version := func(dir string) string {
 		p := filepath.Join(root, "tools", dir, "go.mod")
 		data, err := os.ReadFile(p)

@@ -34,11 +34,8 @@ func Root() (string, error) {
 	}
 }
 
-// DistDir is where builds, archives and reports go: dist/ at the root, or $SLIPWAY_DIST.
-func DistDir(root string) string { return DistFor(root, settings.Current()) }
-
-// DistFor is DistDir with settings s.
-func DistFor(root string, s settings.Settings) string {
+// DistDir is where builds, archives and reports go: dist/ at the root, or SLIPWAY_DIST in s.
+func DistDir(root string, s settings.Settings) string {
 	if s.Dist != "" {
 		return s.Dist
 	}

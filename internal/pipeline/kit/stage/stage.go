@@ -23,7 +23,7 @@ type Context struct {
 	Dist      string            // where the run writes what it makes: dist/, or SLIPWAY_DIST
 	Settings  settings.Settings // read once by the caller (the magefile: settings.Init)
 	Out       io.Writer         // progress, and whatever the stages print
-	Artifacts []Artifact        // what the stages made so far, in order
+	Artifacts Artifacts         // what the stages made so far, in order: later stages read it
 
 	stamp    *version.Stamp
 	toolPath map[string]string
@@ -33,19 +33,41 @@ type Context struct {
 type Artifact struct {
 	Name string // file name, or image reference
 	Path string // the file; "" for an image
-	Kind string // what it is, in the producer's words: "provenance", "VEX", "image SBOM", ...
+	Kind string // what it is: an artifact.Kind* of release.json
+}
+
+// Artifacts are what the stages of a run made.
+type Artifacts []Artifact
+
+// Of is the artifacts of kind, in the order they were made.
+func (as Artifacts) Of(kind string) []Artifact {
+	var out []Artifact
+	for _, a := range as {
+		if a.Kind == kind {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Name is the name of the one artifact of kind, "" when none was made.
+func (as Artifacts) Name(kind string) string {
+	if of := as.Of(kind); len(of) > 0 {
+		return of[0].Name
+	}
+	return ""
 }
 
 // New makes the context of one run of the checkout at root with settings s.
 func New(root string, out io.Writer, s settings.Settings) *Context {
-	return &Context{Root: root, Dist: project.DistFor(root, s), Settings: s, Out: out}
+	return &Context{Root: root, Dist: project.DistDir(root, s), Settings: s, Out: out}
 }
 
 // Stamp is the checkout's version stamp, from `git describe` on first use only: every stage of
 // a run stamps the same version.
 func (c *Context) Stamp(ctx context.Context) (version.Stamp, error) {
 	if c.stamp == nil {
-		s, err := version.Describe(ctx, c.Root)
+		s, err := version.Describe(ctx, c.Root, c.Settings.SourceDateEpoch)
 		if err != nil {
 			return s, err
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
@@ -95,27 +95,27 @@ func TestRunStopsWhenTheContextIsDone(t *testing.T) {
 func TestSkipSeesWhatEarlierStagesDid(t *testing.T) {
 	var ran []string
 	first := Stage{Name: "a", Run: func(_ context.Context, c *Context) (string, error) {
-		c.Add(Artifact{Name: "x.json", Kind: "VEX"})
+		c.Add(Artifact{Name: "a.sbom.json", Kind: "image-sbom"}, Artifact{Name: "x.json", Kind: "vex"}, Artifact{Name: "b.sbom.json", Kind: "image-sbom"})
 		return "", nil
 	}}
 	second := fake("b", &ran, "", nil)
-	second.Skip = func(c *Context) (string, bool) { return "nothing made", len(c.Artifacts) == 0 }
+	second.Skip = func(c *Context) (string, bool) { return "no VEX document", c.Artifacts.Name("vex") == "" }
 	c := &Context{Out: &bytes.Buffer{}}
 	if _, err := Run(context.Background(), c, []Stage{first, second}); err != nil {
 		t.Fatal(err)
 	}
-	if len(ran) != 1 || len(c.Artifacts) != 1 || c.Artifacts[0].Name != "x.json" {
+	if len(ran) != 1 || c.Artifacts.Name("vex") != "x.json" || c.Artifacts.Name("provenance") != "" {
 		t.Fatalf("ran %v, artifacts %+v", ran, c.Artifacts)
+	}
+	if sboms := c.Artifacts.Of("image-sbom"); len(sboms) != 2 || sboms[0].Name != "a.sbom.json" || sboms[1].Name != "b.sbom.json" {
+		t.Fatalf("image SBOMs %+v, want both in the order made", sboms)
 	}
 }
 
 // The stamp is read from git once a run: a second look does not run git again (here it could
 // not: the checkout is gone).
 func TestStampIsReadOnce(t *testing.T) {
-	root, err := project.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projecttest.Root(t)
 	c := New(root, &bytes.Buffer{}, settings.Settings{})
 	first, err := c.Stamp(context.Background())
 	if err != nil || first.Version == "" {

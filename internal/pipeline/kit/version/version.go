@@ -26,7 +26,6 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildinfo"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/git"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 )
 
 // Stamp is what the linker writes into internal/buildinfo.
@@ -39,15 +38,16 @@ type Stamp struct {
 // Dev is the stamp of a build outside a git checkout.
 var Dev = Stamp{Version: buildinfo.Version, Commit: buildinfo.Commit, Date: buildinfo.Date}
 
-// Describe stamps the checkout at dir.
-func Describe(ctx context.Context, dir string) (Stamp, error) {
+// Describe stamps the checkout at dir. A non-empty epoch (SOURCE_DATE_EPOCH, Unix seconds) is
+// the date instead of the commit's.
+func Describe(ctx context.Context, dir, epoch string) (Stamp, error) {
 	repo := git.Repo{Dir: dir}
 	if !git.Installed() {
-		return withEpoch(Dev)
+		return withEpoch(Dev, epoch)
 	}
 	if _, ok := repo.Head(ctx); !ok {
 		// Not a repository, or one without commits: there is nothing to describe.
-		return withEpoch(Dev)
+		return withEpoch(Dev, epoch)
 	}
 	desc, err := repo.Describe(ctx)
 	if err != nil {
@@ -65,7 +65,7 @@ func Describe(ctx context.Context, dir string) (Stamp, error) {
 	if err != nil {
 		return Stamp{}, fmt.Errorf("commit time of %s: %w", sha, err)
 	}
-	return withEpoch(Stamp{Version: v, Commit: sha, Date: date})
+	return withEpoch(Stamp{Version: v, Commit: sha, Date: date}, epoch)
 }
 
 // describeRE splits `git describe` output: tag, commits since it, abbreviated hash.
@@ -101,8 +101,7 @@ func Shape(describe string) (string, error) {
 }
 
 // withEpoch applies SOURCE_DATE_EPOCH, the standard override for a reproducible build's date.
-func withEpoch(s Stamp) (Stamp, error) {
-	epoch := settings.Current().SourceDateEpoch
+func withEpoch(s Stamp, epoch string) (Stamp, error) {
 	if epoch == "" {
 		return s, nil
 	}
