@@ -36,6 +36,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/release"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
 	"github.com/slipway-dev/slipway/internal/pipeline/scan"
+	"github.com/slipway-dev/slipway/internal/pipeline/setup"
 )
 
 // root is the checkout every target works in, found once per run; cfg its settings, read once.
@@ -162,24 +163,7 @@ func (Verify) Repro(ctx context.Context) error {
 // or the last release's) runs hardened as docker:run runs it: it must answer /readyz and
 // healthcheck and exit 0 on SIGTERM. What this machine cannot emulate is NOT RUN, with the fix.
 func (Verify) Run(ctx context.Context) error {
-	o, err := gobuild.For(ctx, newRun(), nil)
-	if err != nil {
-		return err
-	}
-	crane, err := tools.Path(ctx, o.Root, "crane")
-	if err != nil {
-		return err
-	}
-	c := runproof.Checker{Crane: crane}
-	results, err := c.Binaries(ctx, o.Dist, o.Platforms, o.Stamp.Version)
-	if img, noImage := deploy.ChooseImage(cfg, o.Root); noImage != nil {
-		fmt.Printf("verify:run: images NOT RUN: %v\n", noImage)
-	} else {
-		imgs, imgErr := c.Images(ctx, []string{img.Ref()}, o.Stamp.Version)
-		results, err = append(results, imgs...), errors.Join(err, imgErr)
-	}
-	runproof.Report(os.Stdout, results)
-	return err
+	return runproof.Verify(ctx, newRun())
 }
 
 // Clean removes dist/ (or $SLIPWAY_DIST) and stops this checkout's loopback registry. Pinned
@@ -253,19 +237,7 @@ func Vuln(ctx context.Context) error {
 // needs it first: each installs what it uses on first use. It is for preparing a machine ahead.
 func Setup(ctx context.Context) error {
 	defer lock.Hold(ctx, "setup")()
-	if _, err := tools.Ensure(ctx, root, os.Stdout, tools.Names()...); err != nil {
-		return err
-	}
-	if err := tools.Report(root, os.Stdout); err != nil {
-		return err
-	}
-	if err := image.SetupBuildx(ctx, root, os.Stdout); err != nil {
-		return err
-	}
-	if cfg.Offline {
-		return standin.Setup(ctx, root, os.Stdout)
-	}
-	return nil
+	return setup.Run(ctx, newRun())
 }
 
 // ---- registry, docker (internal/pipeline/{image,offline/registry,offline/standin}) ----
@@ -418,20 +390,7 @@ type Deploy mg.Namespace
 // DEPLOY_OVERLAY picks the overlay (default deploy/kubernetes/overlays/example);
 // DEPLOY_IMAGE=name@sha256:... overrides the image the last release recorded in dist/release.json.
 func (Deploy) Render(ctx context.Context) error {
-	img, err := deploy.ChooseImage(cfg, root)
-	if err != nil {
-		return err
-	}
-	kustomize, err := tools.Path(ctx, root, "kustomize")
-	if err != nil {
-		return err
-	}
-	out, err := deploy.Render(ctx, kustomize, root, deploy.Overlay(cfg, root), img)
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(out)
-	return err
+	return deploy.Print(ctx, newRun())
 }
 
 // Image prints the image deploy:render deploys as name=, digest= and ref= lines.

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run/runtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +62,7 @@ func interrupt(t *testing.T, clone string, env []string, target, at string, sig 
 	cmd.Dir = clone
 	cmd.Env = append(append(os.Environ(), env...), mark, "MAGEFILE_CACHE="+cache)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal job of its own
-	var out lockedBuffer
+	var out runtest.Buffer
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func interrupt(t *testing.T, clone string, env []string, target, at string, sig 
 		sc := bufio.NewScanner(pr)
 		once := sync.Once{}
 		for sc.Scan() {
-			out.WriteLine(sc.Text())
+			fmt.Fprintln(&out, sc.Text())
 			if at != "" && strings.Contains(sc.Text(), at) {
 				once.Do(func() { close(reached) })
 			}
@@ -176,21 +177,4 @@ func killMarked(mark string) {
 	for _, pid := range markedPIDs(mark) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) WriteLine(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s + "\n")
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/run"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 )
 
 // DefaultOverlay is the overlay rendered when DEPLOY_OVERLAY is not set, relative to the root.
@@ -79,6 +80,25 @@ func Overlay(s settings.Settings, root string) string {
 		o = filepath.Join(root, o)
 	}
 	return o
+}
+
+// Print is `mage deploy:render`: the manifests of the run's overlay (DEPLOY_OVERLAY) with the
+// image ChooseImage picks, rendered by the pinned kustomize, on c.Out.
+func Print(ctx context.Context, c *stage.Context) error {
+	img, err := ChooseImage(c.Settings, c.Root)
+	if err != nil {
+		return err
+	}
+	kustomize, err := c.Tool(ctx, "kustomize")
+	if err != nil {
+		return err
+	}
+	out, err := Render(ctx, kustomize, c.Root, Overlay(c.Settings, c.Root), img)
+	if err != nil {
+		return err
+	}
+	_, err = c.Out.Write(out)
+	return err
 }
 
 // Render runs the pinned kustomize on overlay with the service's image pinned to img, and checks

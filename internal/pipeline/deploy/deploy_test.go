@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project/projecttest"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 )
 
@@ -117,6 +119,24 @@ func TestRenderPinsTheDigest(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(project.StateDir(root), "deploy-render-*"))
 	if len(left) > 0 {
 		t.Errorf("render left its wrapper behind: %v", left)
+	}
+}
+
+// deploy:render prints the manifests of DEPLOY_OVERLAY with DEPLOY_IMAGE, or says which is wrong.
+func TestPrint(t *testing.T) {
+	_, root := kustomize(t)
+	ref := "ghcr.io/acme/widget@" + digest
+	s, err := settings.Load([]string{"DEPLOY_IMAGE=" + ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Print(context.Background(), stage.New(root, &out, s)); err != nil || !strings.Contains(out.String(), "image: "+ref) {
+		t.Fatalf("Print = %v, printed:\n%s", err, out.String())
+	}
+	s.DeployOverlay = t.TempDir()
+	if err := Print(context.Background(), stage.New(root, &out, s)); err == nil || !strings.Contains(err.Error(), "DEPLOY_OVERLAY") {
+		t.Fatalf("an overlay without kustomization.yaml: %v", err)
 	}
 }
 

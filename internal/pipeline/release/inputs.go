@@ -16,7 +16,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/project"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/settings"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
-	"github.com/slipway-dev/slipway/internal/pipeline/kit/tools"
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/version"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/registry"
 	"github.com/slipway-dev/slipway/internal/pipeline/offline/standin"
@@ -110,19 +109,6 @@ func GoreleaserBuildEnv(ctx context.Context, c *stage.Context) ([]string, error)
 		return nil, err
 	}
 	return in.buildEnv(false), nil
-}
-
-// ensureTools builds the release's pinned tools that are missing (first use), with progress.
-func ensureTools(ctx context.Context, o Options) (string, error) {
-	built, err := tools.Ensure(ctx, o.Root, o.Out, Needs...)
-	if len(built) == 0 {
-		return "all installed", err
-	}
-	var names []string
-	for _, b := range built {
-		names = append(names, fmt.Sprintf("%s %s (%s)", b.Name, b.Version, b.Took.Round(time.Second)))
-	}
-	return "built " + strings.Join(names, ", "), err
 }
 
 // goreleaserEnv is what .goreleaser.yaml reads (see its header), less the signing identity and

@@ -25,6 +25,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/pipeline/kit/stage"
 	"github.com/slipway-dev/slipway/internal/pipeline/quality"
 	"github.com/slipway-dev/slipway/internal/pipeline/runproof"
+	"github.com/slipway-dev/slipway/internal/pipeline/setup"
 	"github.com/slipway-dev/slipway/internal/pipeline/sign"
 )
 
@@ -154,7 +155,7 @@ func (f *flow) skippedBy(names ...string) func(*stage.Context) (string, bool) {
 func (f *flow) head() []stage.Stage {
 	return []stage.Stage{
 		{Name: stage.Preflight, Run: func(ctx context.Context, _ *stage.Context) (string, error) { return "", Preflight(ctx, f.o) }},
-		{Name: stage.Tools, OneOff: true, Run: func(ctx context.Context, _ *stage.Context) (string, error) { return ensureTools(ctx, f.o) }},
+		setup.Tools(Needs...),
 		{Name: stage.Prepare, Run: f.prepareRelease},
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run/runtest"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -39,7 +39,7 @@ type run struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	lines chan string
-	out   *syncBuffer
+	out   *runtest.Buffer
 }
 
 func start(t *testing.T, dir, target string, env ...string) *run {
@@ -57,11 +57,11 @@ func start(t *testing.T, dir, target string, env ...string) *run {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &run{cmd: cmd, stdin: stdin, lines: make(chan string, 100), out: &syncBuffer{}}
+	r := &run{cmd: cmd, stdin: stdin, lines: make(chan string, 100), out: &runtest.Buffer{}}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			r.out.WriteString(sc.Text() + "\n")
+			fmt.Fprintln(r.out, sc.Text())
 			r.lines <- sc.Text()
 		}
 		close(r.lines)
@@ -202,21 +202,4 @@ func TestWaitUpdatesAndCancel(t *testing.T) {
 	if !strings.Contains(out.String(), "still waiting for setup") {
 		t.Errorf("no elapsed-time update:\n%s", out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) WriteString(v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(v)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -163,7 +163,9 @@ func Init() (Settings, error) {
 	return s, err
 }
 
-// Current is the run's settings, for the packages that read one deep down: what Init loaded,
+// Current is the run's settings for the kit's lowest layer, which no stage hands them to (tool
+// overrides, the lock, the registry's address and owner, the Docker config directory, the key
+// password check); stages take theirs from stage.Context.Settings. It is what Init loaded,
 // or before Init (a package's own tests) the environment as it is now, a value that does not
 // parse keeping its default (Init is where a bad value is reported).
 func Current() Settings {

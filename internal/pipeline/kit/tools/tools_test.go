@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"github.com/slipway-dev/slipway/internal/pipeline/kit/run/runtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,7 @@ func TestEveryToolIsPinned(t *testing.T) {
 func TestBuildProgressFoldsGoOutput(t *testing.T) {
 	defer func(d time.Duration) { ProgressEvery = d }(ProgressEvery)
 	ProgressEvery = 20 * time.Millisecond
-	var out syncBuffer
+	var out runtest.Buffer
 	p := newBuildProgress(&out, "trivy v0.74.0 (3 of 4)", "/x/build.log")
 	fmt.Fprint(p, "go: downloading github.com/a/b v1.0.0\ngo: downloading github.com/c/d v1.0.0\ngithub.com/a/b\ngithub.com/c/")
 	fmt.Fprint(p, "d\n")
@@ -127,7 +128,7 @@ func TestEnsureNumbersWhatItBuilds(t *testing.T) {
 	saved := All
 	defer func() { All = saved }()
 	All = []Tool{hello}
-	var out syncBuffer
+	var out runtest.Buffer
 	built, err := Ensure(context.Background(), root, &out, "hello")
 	if err != nil {
 		t.Fatal(err)
@@ -135,28 +136,11 @@ func TestEnsureNumbersWhatItBuilds(t *testing.T) {
 	if len(built) != 1 || built[0].Name != "hello" || !strings.Contains(out.String(), "building tool hello") || !strings.Contains(out.String(), "(1 of 1)") {
 		t.Fatalf("Ensure = %+v\n%s", built, out.String())
 	}
-	out = syncBuffer{}
+	out = runtest.Buffer{}
 	if built, err := Ensure(context.Background(), root, &out, "hello"); err != nil || len(built) != 0 || out.String() != "" {
 		t.Fatalf("second Ensure = %+v, %v, printed %q", built, err, out.String())
 	}
 	if _, err := Ensure(context.Background(), root, &out, "nosuchtool"); err == nil {
 		t.Error("Ensure accepted a tool that is not pinned")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
