@@ -92,7 +92,7 @@ var Aliases = map[string]any{
 	"verify":  Verify.Release,
 }
 
-// ---- build (internal/pipeline/{gobuild,inspect}, kit/{platform,version}) ----
+// ---- build and verify:static/repro/run (internal/pipeline/{gobuild,inspect,runproof}) ----
 
 // Build compiles static, stripped, version-stamped binaries into dist/slipway_<os>_<arch>/.
 type Build mg.Namespace
@@ -230,7 +230,7 @@ func Vuln(ctx context.Context) error {
 	return res.Err()
 }
 
-// ---- tools ----
+// ---- setup (internal/pipeline/setup) ----
 
 // Setup installs every pinned tool (tools/<name>/go.mod) into .slipway/tools, the buildx Docker
 // CLI plugin, and with SLIPWAY_OFFLINE=1 fresh stand-ins for the upstream base images. No target
@@ -240,7 +240,7 @@ func Setup(ctx context.Context) error {
 	return setup.Run(ctx, newRun())
 }
 
-// ---- registry, docker (internal/pipeline/{image,offline/registry,offline/standin}) ----
+// ---- registry, docker (internal/pipeline/{devimage,image,offline/registry}) ----
 
 // Registry is the project's loopback registry (.slipway/registry), which the first target that
 // needs it starts and later runs reuse.
@@ -396,7 +396,7 @@ func (Deploy) Render(ctx context.Context) error {
 // Image prints the image deploy:render deploys as name=, digest= and ref= lines.
 // That is DEPLOY_IMAGE or the last release's image; CI appends the lines to $GITHUB_OUTPUT.
 func (Deploy) Image() error {
-	img, err := deploy.ChooseImage(cfg, root)
+	img, err := deploy.ChooseImage(cfg, newRun().Dist)
 	if err != nil {
 		return err
 	}

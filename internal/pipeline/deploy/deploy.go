@@ -61,8 +61,8 @@ func ReleasedImage(dist string) (artifact.Image, error) {
 		len(found), strings.Join(found, ", "))
 }
 
-// ChooseImage is DEPLOY_IMAGE when set, else the released image.
-func ChooseImage(s settings.Settings, root string) (artifact.Image, error) {
+// ChooseImage is DEPLOY_IMAGE when set, else the image of the release in dist.
+func ChooseImage(s settings.Settings, dist string) (artifact.Image, error) {
 	if ref := s.DeployImage; ref != "" {
 		img, err := artifact.ParseRef(ref)
 		if err != nil {
@@ -70,7 +70,7 @@ func ChooseImage(s settings.Settings, root string) (artifact.Image, error) {
 		}
 		return img, nil
 	}
-	return ReleasedImage(project.DistDir(root, s))
+	return ReleasedImage(dist)
 }
 
 // Overlay is DEPLOY_OVERLAY (a directory relative to root) or DefaultOverlay.
@@ -85,7 +85,7 @@ func Overlay(s settings.Settings, root string) string {
 // Print is `mage deploy:render`: the manifests of the run's overlay (DEPLOY_OVERLAY) with the
 // image ChooseImage picks, rendered by the pinned kustomize, on c.Out.
 func Print(ctx context.Context, c *stage.Context) error {
-	img, err := ChooseImage(c.Settings, c.Root)
+	img, err := ChooseImage(c.Settings, c.Dist)
 	if err != nil {
 		return err
 	}

@@ -79,12 +79,12 @@ func TestReleasedImage(t *testing.T) {
 }
 
 func TestChooseImagePrefersDeployImage(t *testing.T) {
-	root := t.TempDir() // no dist/: only the setting can answer
-	img, err := ChooseImage(settings.Settings{DeployImage: "ghcr.io/acme/widget@" + digest}, root)
+	dist := t.TempDir() // no release: only the setting can answer
+	img, err := ChooseImage(settings.Settings{DeployImage: "ghcr.io/acme/widget@" + digest}, dist)
 	if err != nil || img.Ref() != "ghcr.io/acme/widget@"+digest {
 		t.Fatalf("got %v, %v", img, err)
 	}
-	if _, err := ChooseImage(settings.Settings{DeployImage: "ghcr.io/acme/widget:latest"}, root); err == nil || !strings.Contains(err.Error(), "DEPLOY_IMAGE") {
+	if _, err := ChooseImage(settings.Settings{DeployImage: "ghcr.io/acme/widget:latest"}, dist); err == nil || !strings.Contains(err.Error(), "DEPLOY_IMAGE") {
 		t.Fatalf("a tag-only DEPLOY_IMAGE: got %v, want an error naming DEPLOY_IMAGE", err)
 	}
 }

@@ -29,7 +29,7 @@ func Verify(ctx context.Context, c *stage.Context) error {
 	}
 	ch := Checker{Crane: crane}
 	results, err := ch.Binaries(ctx, c.Dist, ps, stamp.Version)
-	if img, noImage := deploy.ChooseImage(c.Settings, c.Root); noImage != nil {
+	if img, noImage := deploy.ChooseImage(c.Settings, c.Dist); noImage != nil {
 		fmt.Fprintf(c.Out, "verify:run: images NOT RUN: %v\n", noImage)
 	} else {
 		imgs, imgErr := ch.Images(ctx, []string{img.Ref()}, stamp.Version)
