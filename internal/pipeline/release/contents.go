@@ -30,8 +30,8 @@ var predicateURIs = map[string]string{
 // checksums.txt with its bundle (when signed), the provenance statement and its bundle (signed),
 // the VEX document or why there is none; unless archivesOnly, every image index goreleaser
 // pushed, the tags that point at it in its registry and its platform manifests, the image SBOMs
-// (as ImageSBOMs named them) and, when signed, every attestation with its digests. What the
-// stages made beside goreleaser's files (provenance, VEX, image SBOMs) is made.
+// (as ImageSBOMs named them) and, when signed, every attestation with its digests. The files
+// the stages made beside goreleaser's (provenance, VEX, image SBOMs) come from made.
 func contentsOf(ctx context.Context, dist, version, crane string, archivesOnly bool, b built, made stage.Artifacts) (artifact.Contents, error) {
 	signed := b.signer != nil
 	prov, vex := made.Name(artifact.KindProvenance), made.Name(artifact.KindVEX)

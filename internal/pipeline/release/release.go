@@ -200,8 +200,9 @@ func (f *flow) local() []stage.Stage {
 	return append(list, f.contents(stage.Contents), f.verify(stage.Verify))
 }
 
-// built is what the goreleaser run and the stages after it made.
-// The files they made (image SBOMs, provenance, VEX) are the run's Artifacts.
+// built is what the build's stages decided for the contents and the gate: what signs, and why
+// there is no VEX document or scan. The files they made (image SBOMs, provenance, VEX) are
+// the run's Artifacts.
 type built struct {
 	noVEX      string       // why there is no VEX document
 	notScanned error        // why the vulnerability scan did not run; nil when it did

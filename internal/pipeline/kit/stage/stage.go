@@ -20,7 +20,7 @@ import (
 // and the tool paths are then looked up once however many stages ask.
 type Context struct {
 	Root      string            // the checkout
-	Dist      string            // where the run writes what it makes: dist/, or SLIPWAY_DIST
+	Dist      string            // where the run writes what it makes: project.DistDir
 	Settings  settings.Settings // read once by the caller (the magefile: settings.Init)
 	Out       io.Writer         // progress, and whatever the stages print
 	Artifacts Artifacts         // what the stages made so far, in order: later stages read it
